@@ -1,0 +1,41 @@
+"""The exceptions noaiguard raises.
+
+NoAIGuardError      base of everything below
+├── ConfigError     a YAML config or agent data file is invalid; carries every ConfigIssue found
+└── StoreError      an event store could not be opened or written (driver errors are wrapped)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class NoAIGuardError(Exception):
+    """Base class of all noaiguard errors."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in one place of one file, printed the way compilers print them."""
+
+    path: str
+    line: int
+    column: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.key}: {self.message}"
+
+
+class ConfigError(NoAIGuardError):
+    """Every problem found in one load, so that a person can fix them all in one pass."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(map(str, self.issues)))
+
+
+class StoreError(NoAIGuardError):
+    """An event store failed; the original driver exception is the __cause__."""
