@@ -1,0 +1,393 @@
+"""The configuration: one YAML file, bound to frozen dataclasses and validated in one pass.
+
+Every section below is a dataclass whose field defaults are the built-in behaviour, so an empty file
+(or ``Config()``) is a complete, sensible configuration. :func:`load_config` reports every problem
+as ``path:line:col: dotted.key: message``; unknown keys come with a did-you-mean.
+
+The library never reads the environment; the command line may expand ``${VAR}`` before loading.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+import yaml
+
+from ._yamlbind import Binder, suggest
+from .agents import Agent, AgentDB
+from .categories import Category
+from .errors import ConfigError, ConfigIssue
+from .paths import glob_problem
+
+__all__ = [
+    "AgentsConfig",
+    "BlockResponse",
+    "Config",
+    "HtmlMetaConfig",
+    "Mode",
+    "NetworkConfig",
+    "PolicyConfig",
+    "PolicyRule",
+    "RobotsTxtConfig",
+    "SignalsConfig",
+    "StoreConfig",
+    "XRobotsRule",
+    "XRobotsTagConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+class Mode(StrEnum):
+    """``enforce`` acts on decisions; ``monitor`` records what it would do and blocks nothing."""
+
+    ENFORCE = "enforce"
+    MONITOR = "monitor"
+
+
+class Action(StrEnum):
+    """What the policy does with a request."""
+
+    ALLOW = "allow"  # serve it, count it
+    LOG = "log"  # serve it, record an event
+    BLOCK = "block"  # refuse it with the block response, record an event
+
+
+#: Directives noaiguard may add. It never adds noindex, nofollow or none: leaving search is the
+#: site owner's call, made in the app, and img2dataset already honours noai and noimageai.
+OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noml", "noarchive", "nocache")
+
+_CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/(?:\*|[a-z0-9!#$&^_.+-]+)$")
+_METHOD = re.compile(r"^[A-Z]+$")
+
+
+def _check_directives(value: tuple[str, ...]) -> str | None:
+    for directive in value:
+        if directive.lower() not in OPT_OUT_DIRECTIVES:
+            return (
+                f"{directive!r} is not an AI opt-out directive; use "
+                + ", ".join(OPT_OUT_DIRECTIVES)
+                + suggest(directive.lower(), OPT_OUT_DIRECTIVES)
+            )
+    if len({d.lower() for d in value}) != len(value):
+        return "a directive is listed twice"
+    return None
+
+
+def _check_paths(value: tuple[str, ...]) -> str | None:
+    for pattern in value:
+        problem = glob_problem(pattern)
+        if problem:
+            return problem
+    return None
+
+
+def _check_content_types(value: tuple[str, ...]) -> str | None:
+    for pattern in value:
+        if not _CONTENT_TYPE.match(pattern):
+            return f"{pattern!r} is not a content type like 'text/html' or 'image/*'"
+    return None
+
+
+def _check_methods(value: tuple[str, ...]) -> str | None:
+    for method in value:
+        if not _METHOD.match(method):
+            return f"{method!r} is not an HTTP method in capitals, like GET"
+    return None
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"expected a number above zero, got {value}"
+
+
+def _check_networks(value: tuple[str, ...]) -> str | None:
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return f"{entry!r} is not an IP address or network like 10.0.0.0/8"
+    return None
+
+
+def _check_status(value: int) -> str | None:
+    return None if 400 <= value <= 599 else f"expected a 4xx or 5xx status, got {value}"
+
+
+def _check_store_url(value: str) -> str | None:
+    scheme = urlsplit(value).scheme
+    if scheme not in STORE_SCHEMES:
+        known = ", ".join(f"{s}://" for s in STORE_SCHEMES)
+        return f"unknown store {value!r}; expected a URL starting with {known}"
+    return None
+
+
+#: Event store URL schemes this version understands.
+STORE_SCHEMES = ("memory", "sqlite")
+
+
+# -- policy ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRule:
+    """A rule of ``policy.rules``: when every given condition holds, ``action`` applies.
+
+    Conditions left empty match everything: ``{paths: ["/press/**"], action: allow}`` lets every
+    client into the press kit.
+    """
+
+    action: Action
+    paths: tuple[str, ...] = field(default=(), metadata={"check": _check_paths})
+    agents: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
+    methods: tuple[str, ...] = field(default=(), metadata={"check": _check_methods})
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockResponse:
+    """What a blocked client receives."""
+
+    status: int = field(default=403, metadata={"check": _check_status})
+    body: str = (
+        "This site does not permit automated collection of its content for AI training or "
+        "datasets.\n"
+    )
+    content_type: str = "text/plain; charset=utf-8"
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if len(self.body.encode()) > 65536:
+            yield "body", "keep the block body under 64 KiB"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyConfig:
+    """Who gets what. Precedence, first match wins:
+
+    1. ``rules``, in file order;
+    2. ``agents``: an action for one named agent;
+    3. ``categories``: an action for a category (overrides the built-in defaults);
+    4. the built-in default of the category (see :data:`noaiguard.policy.DEFAULT_ACTIONS`).
+    """
+
+    categories: Mapping[Category, Action] = field(default_factory=lambda: MappingProxyType({}))
+    agents: Mapping[str, Action] = field(default_factory=lambda: MappingProxyType({}))
+    rules: tuple[PolicyRule, ...] = ()
+    block: BlockResponse = BlockResponse()
+
+
+# -- signals --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class XRobotsRule:
+    """Different ``X-Robots-Tag`` directives for some paths or content types (first match wins)."""
+
+    directives: tuple[str, ...] = field(metadata={"check": _check_directives})
+    paths: tuple[str, ...] = field(default=(), metadata={"check": _check_paths})
+    content_types: tuple[str, ...] = field(default=(), metadata={"check": _check_content_types})
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not self.paths and not self.content_types:
+            yield "paths", "give paths, content_types or both"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class XRobotsTagConfig:
+    """The ``X-Robots-Tag`` response header, merged with whatever the app sends."""
+
+    enabled: bool = True
+    directives: tuple[str, ...] = field(
+        default=("noai", "noimageai"), metadata={"check": _check_directives}
+    )
+    rules: tuple[XRobotsRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HtmlMetaConfig:
+    """``<meta name="robots">`` injected into the ``<head>`` of HTML pages while they stream."""
+
+    enabled: bool = True
+    #: Directives for the tag; empty means "the same as x_robots_tag.directives".
+    directives: tuple[str, ...] = field(default=(), metadata={"check": _check_directives})
+    exclude_paths: tuple[str, ...] = field(default=(), metadata={"check": _check_paths})
+    #: How many bytes to scan for <head> before giving up and passing the page on unchanged.
+    max_lookahead: int = 16384
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 256 <= self.max_lookahead <= 1_048_576:
+            yield "max_lookahead", "expected between 256 and 1048576 bytes"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RobotsTxtConfig:
+    """``/robots.txt``: a group for every AI agent the policy blocks, merged with the app's own."""
+
+    enabled: bool = True
+    #: Read the app's own /robots.txt through the app and keep its groups and Sitemap lines.
+    merge_app: bool = True
+    #: How long the app's robots.txt is reused before it is read again.
+    app_cache_seconds: float = field(default=300.0, metadata={"check": _positive})
+    #: Comment lines at the top of the file (each line gets a leading "# ").
+    comment: str = (
+        "This site does not permit the use of its content for training AI models.\n"
+        "Its opt-out is served by noaiguard as robots.txt rules, X-Robots-Tag headers and HTML\n"
+        "meta tags."
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalsConfig:
+    x_robots_tag: XRobotsTagConfig = XRobotsTagConfig()
+    html_meta: HtmlMetaConfig = HtmlMetaConfig()
+    robots_txt: RobotsTxtConfig = RobotsTxtConfig()
+
+
+# -- the rest -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentsConfig:
+    """Additions to the built-in crawler database, and the classification cache."""
+
+    #: Agents in the format of ``noaiguard/agents/data/*.yaml``; a built-in name is replaced.
+    extra: tuple[Agent, ...] = ()
+    #: Distinct User-Agents whose classification is kept in memory.
+    cache_size: int = 8192
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 0 <= self.cache_size <= 1_000_000:
+            yield "cache_size", "expected between 0 and 1000000"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkConfig:
+    """Where client addresses come from."""
+
+    #: Proxies (addresses or networks) whose X-Forwarded-For is believed. Empty: trust no one.
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata={"check": _check_networks})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreConfig:
+    """Where events go. Writes happen on a background thread, never on the request path."""
+
+    url: str = field(default="sqlite:///./noaiguard.db", metadata={"check": _check_store_url})
+    #: Events waiting for the writer; when full, new events are counted as dropped and logged.
+    queue_size: int = 10000
+    batch_size: int = 500
+    flush_seconds: float = field(default=1.0, metadata={"check": _positive})
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.queue_size < 1:
+            yield "queue_size", "expected at least 1"
+        if self.batch_size < 1:
+            yield "batch_size", "expected at least 1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """A whole noaiguard configuration. ``Config()`` is the built-in default."""
+
+    mode: Mode = Mode.ENFORCE
+    policy: PolicyConfig = PolicyConfig()
+    signals: SignalsConfig = SignalsConfig()
+    agents: AgentsConfig = AgentsConfig()
+    network: NetworkConfig = NetworkConfig()
+    store: StoreConfig = StoreConfig()
+    #: Where this configuration came from (a file path, or "<defaults>").
+    source: str = field(default="<defaults>", metadata={"yaml": False})
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file; raise :class:`ConfigError` listing every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(source, 1, 1, "(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(source, 1, 1, "(file)", f"cannot read: {exc}")]) from None
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate YAML text as a config; ``source`` names it in error messages."""
+    binder = Binder(source)
+    node = binder.compose(text)
+    if binder.issues:
+        raise ConfigError(binder.issues)
+    config: Config = binder.bind(Config, node, "")
+    extra = config.agents.extra if isinstance(config, Config) else ()
+    _check_agent_references(node, extra, binder)
+    if binder.issues:
+        raise ConfigError(sorted(binder.issues, key=lambda i: (i.line, i.column)))
+    return replace(config, source=source)
+
+
+def _check_agent_references(
+    root: yaml.Node | None, extra: tuple[Agent, ...], binder: Binder
+) -> None:
+    """Agent names in the policy must exist in the database (built-in plus ``agents.extra``).
+
+    Checked on the YAML nodes, so unknown names are reported even when other parts of the file
+    failed to bind.
+    """
+    try:
+        db = AgentDB.load(extra)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            binder.issue(_find(root, ("agents", "extra")), "agents.extra", issue.message)
+        return
+    names = db.names()
+    agents = _find(root, ("policy", "agents"), exact=True)
+    if isinstance(agents, yaml.MappingNode):
+        for key_node, _ in agents.value:
+            name = str(key_node.value)
+            if db.get(name) is None:
+                binder.issue(
+                    key_node, f"policy.agents.{name}", "unknown agent" + suggest(name, names)
+                )
+    rules = _find(root, ("policy", "rules"), exact=True)
+    if isinstance(rules, yaml.SequenceNode):
+        for index, rule in enumerate(rules.value):
+            listed = _find(rule, ("agents",), exact=True)
+            items = listed.value if isinstance(listed, yaml.SequenceNode) else [listed]
+            for position, item in enumerate(items):
+                if not isinstance(item, yaml.ScalarNode) or item.tag.endswith(":null"):
+                    continue
+                name = str(item.value)
+                if db.get(name) is None:
+                    binder.issue(
+                        item,
+                        f"policy.rules[{index}].agents[{position}]",
+                        f"unknown agent {name!r}" + suggest(name, names),
+                    )
+
+
+def _find(
+    node: yaml.Node | None, path: tuple[str | int, ...], exact: bool = False
+) -> yaml.Node | None:
+    """The node at ``path`` below ``node``; if missing, None (``exact``) or the deepest found."""
+    for step in path:
+        found = None
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            found = next((v for k, v in node.value if k.value == step), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value)
+        ):
+            found = node.value[step]
+        if found is None:
+            return None if exact else node
+        node = found
+    return node
