@@ -1,0 +1,118 @@
+"""The ``X-Robots-Tag`` header: which directives a response gets, merged with the app's own.
+
+Directives follow the robots meta conventions: case-insensitive, comma-separated, and several header
+lines are read as their union. A line may be scoped to one crawler (``X-Robots-Tag: googlebot:
+noindex``); such lines are left alone and our directives go on a line for everyone. We add only what
+is missing, so a response never carries a directive twice, and we only ever add AI opt-out
+directives (``noai``, ``noimageai``...), never ``noindex``: img2dataset reads this header on every
+image before downloading it, and search engines must keep indexing the site.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..config import XRobotsTagConfig
+from ..paths import PathSet
+
+X_ROBOTS_TAG = b"x-robots-tag"
+
+#: Directives that take a value after a colon; anything else before a colon names a crawler.
+_VALUED_DIRECTIVES = frozenset(
+    {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
+)
+
+
+def _scoped_to_one_agent(value: str) -> bool:
+    """Whether a header value is ``agent: directives`` rather than directives for everyone."""
+    first = value.split(",", 1)[0]
+    if ":" not in first:
+        return False
+    return first.split(":", 1)[0].strip().lower() not in _VALUED_DIRECTIVES
+
+
+def _directive_names(value: str) -> set[str]:
+    names = set()
+    for part in value.split(","):
+        name = part.split(":", 1)[0].strip().lower()
+        if name:
+            names.add(name)
+    return names
+
+
+def merge_x_robots_tag(headers: list[tuple[bytes, bytes]], directives: tuple[str, ...]) -> None:
+    """Add the missing ``directives`` to ``headers`` in place.
+
+    They are appended to the app's first ``X-Robots-Tag`` line for everyone, if it sends one, or go
+    on a new line.
+    """
+    if not directives:
+        return
+    first_general = -1
+    present: set[str] = set()
+    for index, (name, raw) in enumerate(headers):
+        if name.lower() != X_ROBOTS_TAG:
+            continue
+        value = raw.decode("latin-1")
+        if _scoped_to_one_agent(value):
+            continue
+        present |= _directive_names(value)
+        if first_general < 0:
+            first_general = index
+    missing = [d for d in directives if d.lower() not in present]
+    if not missing:
+        return
+    addition = ", ".join(missing)
+    if first_general < 0:
+        headers.append((X_ROBOTS_TAG, addition.encode("latin-1")))
+        return
+    name, raw = headers[first_general]
+    existing = raw.decode("latin-1").strip().rstrip(",")
+    merged = f"{existing}, {addition}" if existing else addition
+    headers[first_general] = (name, merged.encode("latin-1"))
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class _Rule:
+    __slots__ = ("content_types", "directives", "paths", "wildcards")
+
+    def __init__(self, paths: tuple[str, ...], types: tuple[str, ...], directives: tuple[str, ...]):
+        self.paths = PathSet(paths)
+        self.content_types = frozenset(t for t in types if not t.endswith("/*"))
+        self.wildcards = tuple(t[:-1] for t in types if t.endswith("/*"))
+        self.directives = directives
+
+    def matches_type(self, media_type: str) -> bool:
+        if not self.content_types and not self.wildcards:
+            return True
+        return media_type in self.content_types or media_type.startswith(self.wildcards)
+
+
+class XRobotsTag:
+    """Which directives a response gets, by path and content type (first matching rule wins)."""
+
+    def __init__(self, config: XRobotsTagConfig) -> None:
+        self.enabled = config.enabled
+        self.default = tuple(config.directives) if config.enabled else ()
+        self._rules = tuple(
+            _Rule(rule.paths, rule.content_types, rule.directives) for rule in config.rules
+        )
+        self._path_rules = functools.lru_cache(maxsize=4096)(self._rules_for_path)
+
+    def _rules_for_path(self, path: str) -> tuple[_Rule, ...]:
+        return tuple(rule for rule in self._rules if not rule.paths or rule.paths.matches(path))
+
+    def directives_for(self, path: str, content_type: str = "") -> tuple[str, ...]:
+        """The directives for a response to ``path`` with ``content_type``."""
+        if not self.enabled:
+            return ()
+        if not self._rules:
+            return self.default
+        media_type = _media_type(content_type)
+        for rule in self._path_rules(path):
+            if rule.matches_type(media_type):
+                return rule.directives
+        return self.default

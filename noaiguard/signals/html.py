@@ -1,0 +1,244 @@
+"""Streaming injection of ``<meta name="robots" content="noai, noimageai">`` into HTML pages.
+
+:class:`HeadInjector` reads a page as it streams and holds back at most ``max_lookahead`` bytes
+while it looks for the place to put the tag:
+
+* right after ``<head ...>``; failing that right after ``<html ...>``; failing that, in a document
+  that starts with a doctype, right before its first element (an HTML parser puts a ``<meta>``
+  there into the implied ``<head>``). A fragment without doctype, ``<html>`` or ``<head>``
+  (an htmx or Turbo partial) is left alone;
+* if the head already has a robots meta, its ``content`` gets the missing directives instead, so
+  the page never carries two robots tags.
+
+Comments, doctypes and the raw text of ``<script>``, ``<style>`` and ``<title>`` are skipped, so a
+``<head>`` or ``<meta>`` inside them is never mistaken for markup. Once the place is found (or
+``</head>``, the first body element or the look-ahead limit is reached), everything held is
+released and the rest of the page passes through untouched. :attr:`HeadInjector.delta` then says
+how many bytes were added, so the middleware can keep ``Content-Length`` right.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TAG_NAME = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
+_TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_ATTRIBUTE = re.compile(rb"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+
+#: Elements that may stand in <head>; any other element ends it.
+_HEAD_ELEMENTS = frozenset(
+    {b"meta", b"title", b"link", b"style", b"script", b"base", b"noscript", b"template", b"head"}
+)
+#: Elements whose content is raw text, never markup, with the pattern of their end tag.
+_RAW_TEXT = {
+    name: re.compile(rb"</" + name + rb"[\s/>]", re.IGNORECASE)
+    for name in (b"script", b"style", b"title", b"textarea")
+}
+
+_FIND_ANCHOR, _IN_HEAD = 0, 1
+
+
+def meta_tag(directives: tuple[str, ...]) -> bytes:
+    return f'<meta name="robots" content="{", ".join(directives)}">'.encode("ascii")
+
+
+class HeadInjector:
+    """One page's injector: feed it body chunks, then call :meth:`finish`."""
+
+    def __init__(self, directives: tuple[str, ...], max_lookahead: int = 16384) -> None:
+        self._directives = directives
+        self._tag = meta_tag(directives)
+        self._limit = max_lookahead
+        self._buf = bytearray()
+        self._pos = 0
+        self._phase = _FIND_ANCHOR
+        self._doctype = False
+        self._html_end: int | None = None
+        self._insert_at: int | None = None
+        self._robots_meta: tuple[int, int] | None = None
+        #: True once the page has been decided; from then on chunks pass straight through.
+        self.done = False
+        #: Bytes added to the page (0 when it was left alone).
+        self.delta = 0
+
+    # -- public ---------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bytes:
+        """Take the next chunk; return what may be sent on now (possibly nothing)."""
+        if self.done:
+            return data
+        self._buf += data
+        self._scan(final=False)
+        if not self.done and len(self._buf) >= self._limit:
+            self._decide_now()
+        return self._release() if self.done else b""
+
+    def finish(self) -> bytes:
+        """The page has ended: decide with what was seen and return everything still held."""
+        if not self.done:
+            self._scan(final=True)
+            if not self.done:
+                self._decide_now()
+        return self._release()
+
+    # -- scanning -------------------------------------------------------------------------
+
+    def _scan(self, final: bool) -> None:
+        buf = self._buf
+        while not self.done:
+            lt = buf.find(b"<", self._pos)
+            if lt < 0:
+                self._pos = len(buf)
+                return
+            self._pos = lt
+            if buf.startswith(b"<!--", lt):
+                end = buf.find(b"-->", lt + 4)
+                if end < 0:
+                    return
+                self._pos = end + 3
+                continue
+            if buf.startswith((b"<!", b"<?"), lt):
+                end = buf.find(b">", lt + 2)
+                if end < 0:
+                    return
+                if buf[lt + 2 : lt + 9].lower() == b"doctype":
+                    self._doctype = True
+                self._pos = end + 1
+                continue
+            name_match = _TAG_NAME.match(buf, lt)
+            if name_match is None:
+                if lt + 2 > len(buf) and not final:
+                    return  # `<` at the very end: wait for the next byte
+                self._pos = lt + 1  # a literal `<` in text
+                continue
+            name_end = name_match.end()
+            if name_end >= len(buf) and not final:
+                return  # the name may go on in the next chunk
+            rest = _TAG_REST.match(buf, name_end)
+            if rest is None:
+                return  # the tag is not complete yet
+            tag_end = rest.end()
+            closing = name_match.group(1) == b"/"
+            name = name_match.group(2).lower()
+            if closing:
+                self._on_end_tag(name, lt, tag_end)
+            else:
+                self._on_start_tag(name, lt, tag_end, final)
+
+    def _on_start_tag(self, name: bytes, start: int, end: int, final: bool) -> None:
+        if self._phase == _FIND_ANCHOR:
+            if name == b"html":
+                self._html_end = end
+                self._pos = end
+                return
+            if name == b"head":
+                self._insert_at = end
+                self._phase = _IN_HEAD
+                self._pos = end
+                return
+            anchor = self._html_end if self._html_end is not None else start
+            if self._html_end is None and not self._doctype:
+                self._leave_alone()  # a fragment, not a document
+                return
+            self._insert_at = anchor
+            if name not in _HEAD_ELEMENTS:
+                self._decide_now()
+                return
+            self._phase = _IN_HEAD  # this element opens the implied head: read it as head content
+        if name not in _HEAD_ELEMENTS:
+            self._decide_now()
+            return
+        if name == b"meta":
+            if self._robots_meta is None and _is_robots_meta(bytes(self._buf[start:end])):
+                self._robots_meta = (start, end)
+            self._pos = end
+            return
+        closing = _RAW_TEXT.get(name)
+        if closing is not None:
+            # Raw text runs to its end tag whatever the start tag says (`<script/>` included).
+            found = closing.search(self._buf, end)
+            if found is None:
+                if final:
+                    self._decide_now()
+                return  # wait for the end of the raw text
+            close_end = self._buf.find(b">", found.start())
+            if close_end < 0:
+                return
+            self._pos = close_end + 1
+            return
+        self._pos = end
+
+    def _on_end_tag(self, name: bytes, start: int, end: int) -> None:
+        if self._phase == _IN_HEAD and name in (b"head", b"html", b"body"):
+            self._decide_now()
+            return
+        self._pos = end
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _decide_now(self) -> None:
+        if self._insert_at is None and self._html_end is not None:
+            self._insert_at = self._html_end
+        if self._robots_meta is not None:
+            start, end = self._robots_meta
+            merged = _merge_meta(bytes(self._buf[start:end]), self._directives)
+            self._buf[start:end] = merged
+            self.delta = len(merged) - (end - start)
+        elif self._insert_at is not None:
+            self._buf[self._insert_at : self._insert_at] = self._tag
+            self.delta = len(self._tag)
+        self.done = True
+
+    def _leave_alone(self) -> None:
+        self.done = True
+
+    def _release(self) -> bytes:
+        out = bytes(self._buf)
+        self._buf = bytearray()
+        return out
+
+
+_Attribute = tuple[bytes, bytes | None, tuple[int, int] | None]
+
+
+def _attributes(tag: bytes) -> list[_Attribute]:
+    """(lower-case name, value, span of the value) for each attribute of a start tag."""
+    name_end = _TAG_NAME.match(tag)
+    body_start = name_end.end() if name_end else 0
+    result: list[_Attribute] = []
+    for match in _ATTRIBUTE.finditer(tag, body_start, len(tag) - 1):
+        for group in (2, 3, 4):
+            if match.group(group) is not None:
+                result.append((match.group(1).lower(), match.group(group), match.span(group)))
+                break
+        else:
+            result.append((match.group(1).lower(), None, None))
+    return result
+
+
+def _is_robots_meta(tag: bytes) -> bool:
+    return any(
+        name == b"name" and value is not None and value.strip().lower() == b"robots"
+        for name, value, _ in _attributes(tag)
+    )
+
+
+def _merge_meta(tag: bytes, directives: tuple[str, ...]) -> bytes:
+    """The robots meta ``tag`` with the missing ``directives`` added to its content."""
+    for name, value, span in _attributes(tag):
+        if name != b"content" or value is None or span is None:
+            continue
+        text = value.decode("latin-1")
+        present = {part.strip().lower() for part in text.split(",")}
+        missing = [d for d in directives if d.lower() not in present]
+        if not missing:
+            return tag
+        kept = text.strip().rstrip(",").strip()
+        merged = (f"{kept}, " if kept else "") + ", ".join(missing)
+        start, end = span
+        if tag[start - 1 : start] not in (b'"', b"'"):
+            return tag[:start] + b'"' + merged.encode("latin-1") + b'"' + tag[end:]
+        return tag[:start] + merged.encode("latin-1") + tag[end:]
+    close = len(tag) - 2 if tag.endswith(b"/>") else len(tag) - 1
+    addition = f' content="{", ".join(directives)}"'.encode("ascii")
+    return tag[:close].rstrip() + addition + tag[close:]

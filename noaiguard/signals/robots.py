@@ -1,0 +1,240 @@
+"""robots.txt: groups for the AI agents the policy blocks, merged with the site's own file.
+
+The groups are derived from the policy, so robots.txt and enforcement never disagree: every agent
+whose robots.txt token is blocked by default gets ``Disallow: /``, and path rules that let it in
+somewhere (a press kit, say) become ``Allow:`` lines. Agents with the same rules share one group.
+
+The site's own robots.txt (RFC 9309) is outside input: it is read tolerantly, capped at 500 KiB, and
+kept as written, groups, ``Sitemap:`` lines and comments included, except that a token we place in
+one of our groups is taken out of the site's groups. RFC 9309 parsers merge several groups for one
+token, but first-match parsers (Python's ``urllib.robotparser`` among them) read only the first, so
+every token stands in exactly one group.
+
+First-match parsers also match a group's token as a *substring* of the crawler's name: a group for
+``Diffbot`` would apply to ``Diffbot-User`` there, while RFC 9309 parsers pick the most specific
+group. So every known or site-named token that contains one of ours, and is not blocked itself,
+gets a group of its own *before* ours, with the rules it would otherwise have read (its group in the
+site's file, or the site's ``*`` group). Generic words (``Spider``) are never emitted at all: in a
+substring parser they would catch every crawler with the word in its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..agents import GENERIC_WORDS, AgentDB
+from ..config import Action, RobotsTxtConfig
+from ..paths import glob_to_robots
+from ..policy import Policy
+
+#: RFC 9309 asks crawlers to read at least 500 KiB; we keep no more of the site's own file.
+MAX_APP_ROBOTS_BYTES = 500 * 1024
+
+_GROUP_RULES = frozenset({"allow", "disallow", "crawl-delay", "content-usage", "content-signal"})
+_ALLOW_ALL = (("Allow", "/"),)
+
+Rules = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsGroup:
+    tokens: tuple[str, ...]
+    #: (directive, value) pairs, most specific path first so that first-match parsers agree.
+    rules: Rules
+
+    def render(self) -> str:
+        lines = [f"User-agent: {token}" for token in self.tokens]
+        lines += [f"{directive}: {value}" for directive, value in self.rules]
+        return "\n".join(lines)
+
+
+def build_groups(agents: AgentDB, policy: Policy) -> list[RobotsGroup]:
+    """The robots.txt groups the policy implies, one per distinct set of rules."""
+    by_rules: dict[Rules, list[str]] = {}
+    for agent in agents:
+        if not agent.robots:
+            continue
+        blocked, path_rules = policy.robots_rules(agent)
+        if not blocked:
+            continue
+        rules = [
+            ("Disallow" if action is Action.BLOCK else "Allow", glob_to_robots(glob))
+            for action, glob in path_rules
+        ]
+        rules.append(("Disallow", "/"))
+        ordered = tuple(sorted(dict.fromkeys(rules), key=lambda r: (-len(r[1]), r[0] != "Allow")))
+        for token in agent.robots:
+            if token.lower() not in GENERIC_WORDS:
+                by_rules.setdefault(ordered, []).append(token)
+    groups = [
+        RobotsGroup(tuple(sorted(tokens, key=str.lower)), rules)
+        for rules, tokens in by_rules.items()
+    ]
+    return sorted(groups, key=lambda g: (-len(g.tokens), g.tokens))
+
+
+# -- the site's own robots.txt ----------------------------------------------------------------
+
+
+def _split_record(line: str) -> tuple[str, str] | None:
+    """``(lower-case key, value)`` of a robots.txt record line, or None for anything else."""
+    content = line.split("#", 1)[0]
+    if ":" not in content:
+        return None
+    key, value = content.split(":", 1)
+    return key.strip().lower(), value.strip()
+
+
+def decode_app_robots(body: bytes) -> str:
+    """The site's robots.txt as text: at most 500 KiB, whole lines, no BOM, bad bytes replaced."""
+    text = body[:MAX_APP_ROBOTS_BYTES].decode("utf-8", errors="replace")
+    if len(body) > MAX_APP_ROBOTS_BYTES and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text.removeprefix("\ufeff")
+
+
+@dataclass
+class _AppGroup:
+    tokens: list[str] = field(default_factory=list)
+    rules: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class AppRobots:
+    """The site's robots.txt, line by line, with the group each line belongs to."""
+
+    #: (line as written, record key or None, record value, index of its group or -1)
+    lines: list[tuple[str, str | None, str, int]]
+    groups: list[_AppGroup]
+
+    @classmethod
+    def parse(cls, text: str) -> AppRobots:
+        lines: list[tuple[str, str | None, str, int]] = []
+        groups: list[_AppGroup] = []
+        current = -1
+        in_rules = True  # the next User-agent line opens a new group
+        for line in text.splitlines():
+            record = _split_record(line)
+            key = record[0] if record else None
+            if record is not None and key == "user-agent":
+                if in_rules:
+                    groups.append(_AppGroup())
+                    current, in_rules = len(groups) - 1, False
+                groups[current].tokens.append(record[1])
+                lines.append((line, key, record[1], current))
+            elif record is not None and key in _GROUP_RULES:
+                in_rules = True
+                if current >= 0:
+                    directive = "Content-Usage" if key == "content-usage" else key.title()
+                    groups[current].rules.append((directive, record[1]))
+                lines.append((line, key, record[1], current))
+            else:
+                lines.append((line, key, "", -1))
+        return cls(lines, groups)
+
+    def tokens(self) -> set[str]:
+        return {t.lower() for group in self.groups for t in group.tokens if t and t != "*"}
+
+    def rules_for(self, token: str) -> Rules:
+        """The rules the site gives ``token``: its own groups, else ``*``, else allow all."""
+        lowered = token.lower()
+        own = [r for g in self.groups if lowered in (t.lower() for t in g.tokens) for r in g.rules]
+        if own:
+            return tuple(own)
+        star = [r for g in self.groups if "*" in g.tokens for r in g.rules]
+        return tuple(star) if star else _ALLOW_ALL
+
+    def without(self, taken: Iterable[str]) -> str:
+        """The file with the User-agent lines of ``taken`` tokens removed.
+
+        A group left without any User-agent line loses its rules too: they applied only to
+        tokens that now have a group of ours.
+        """
+        taken_lower = {t.lower() for t in taken}
+        kept_groups = {
+            index
+            for index, group in enumerate(self.groups)
+            if any(t.lower() not in taken_lower for t in group.tokens)
+        }
+        out = []
+        for line, key, token, group in self.lines:
+            if key == "user-agent":
+                if token.lower() in taken_lower:
+                    out.append(f"# noaiguard: {token} has its own group above")
+                    continue
+            elif key in _GROUP_RULES and group >= 0 and group not in kept_groups:
+                continue
+            out.append(line)
+        return "\n".join(out).strip("\n")
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+class RobotsTxt:
+    """The robots.txt noaiguard serves; rendered once per distinct site robots.txt."""
+
+    def __init__(self, agents: AgentDB, policy: Policy, config: RobotsTxtConfig) -> None:
+        self.config = config
+        self.groups = build_groups(agents, policy)
+        self.tokens = tuple(token for group in self.groups for token in group.tokens)
+        self._blocked = {token.lower() for token in self.tokens}
+        # Names of agents we let in that a substring parser would read our groups for.
+        names: dict[str, str] = {}
+        for agent in agents:
+            for token in (*agent.robots, *(t.rstrip("/") for t in agent.ua)):
+                names.setdefault(token.lower(), token)
+        self._known_names = names
+        self._header = "\n".join(f"# {line}".rstrip() for line in config.comment.splitlines())
+        self._last: tuple[bytes | None, bytes] | None = None
+
+    def _shadowed(self, names: dict[str, str]) -> list[str]:
+        """Names that contain one of our tokens without being blocked themselves."""
+        return sorted(
+            (
+                display
+                for lowered, display in names.items()
+                if lowered not in self._blocked and any(b in lowered for b in self._blocked)
+            ),
+            key=str.lower,
+        )
+
+    def render(self, app_body: bytes | None = None) -> bytes:
+        """Shadow groups, our groups, then the site's own rules (or allow-all without a file)."""
+        last = self._last
+        if last is not None and last[0] == app_body:
+            return last[1]
+        app = AppRobots.parse(decode_app_robots(app_body)) if app_body is not None else None
+        names = dict(self._known_names)
+        if app is not None:
+            for group in app.groups:
+                for token in group.tokens:
+                    if token and token != "*":
+                        names.setdefault(token.lower(), token)
+        shadowed = self._shadowed(names)
+        parts = [self._header] if self._header else []
+        if shadowed:
+            by_rules: dict[Rules, list[str]] = {}
+            for name in shadowed:
+                rules = app.rules_for(name) if app is not None else _ALLOW_ALL
+                by_rules.setdefault(rules or _ALLOW_ALL, []).append(name)
+            parts += [
+                RobotsGroup(tuple(tokens), rules).render() for rules, tokens in by_rules.items()
+            ]
+        parts += [group.render() for group in self.groups]
+        if app is None:
+            parts.append("User-agent: *\nAllow: /")
+        else:
+            own = app.without([*self.tokens, *shadowed])
+            if own:
+                parts.append("# The site's own rules:\n" + own)
+        rendered = ("\n\n".join(parts) + "\n").encode("utf-8")
+        self._last = (app_body, rendered)
+        return rendered
+
+    @staticmethod
+    def version(body: bytes) -> str:
+        """A short, stable id of a robots.txt body, for evidence of what was served."""
+        return hashlib.sha256(body).hexdigest()[:16]
