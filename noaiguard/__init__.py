@@ -1,0 +1,30 @@
+"""noaiguard: say "not for AI training" and make it stick.
+
+Opt-out signals on every response, AI crawlers and dataset tools refused by policy, and a record of
+who came. The public API::
+
+    from noaiguard import NoAIGuardMiddleware
+    app.add_middleware(NoAIGuardMiddleware, config="configs/portfolio.yaml")
+"""
+
+from __future__ import annotations
+
+from .config import Config, load_config, parse_config
+from .errors import ConfigError, ConfigIssue, NoAIGuardError, StoreError
+from .guard import Guard
+from .middleware import NoAIGuardMiddleware
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "Guard",
+    "NoAIGuardError",
+    "NoAIGuardMiddleware",
+    "StoreError",
+    "__version__",
+    "load_config",
+    "parse_config",
+]
