@@ -1,0 +1,286 @@
+"""The ``noaiguard`` command.
+
+    noaiguard demo          serve a small gallery behind the guard on 127.0.0.1:8080
+    noaiguard check-config  validate YAML config files (exit 0 when valid, 2 otherwise)
+    noaiguard classify      explain what the guard decides for User-Agents
+    noaiguard robots        print the robots.txt a config produces
+    noaiguard agents        list the crawler database
+
+Only the command line configures logging; the library never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .agents import AgentDB
+from .categories import AGENT_CATEGORIES, Category
+from .config import Action, Config, load_config
+from .errors import ConfigError
+from .facts import RequestFacts
+from .guard import Guard
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INVALID_CONFIG = 2
+
+DEMO_BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+DEMO_GPTBOT_UA = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+    "+https://openai.com/gptbot)"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = args.run(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except BrokenPipeError:  # `noaiguard agents | head`
+        return EXIT_OK
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="noaiguard",
+        description="Opt-out signals, AI-crawler blocking and reports for websites.",
+    )
+    parser.add_argument("--version", action="version", version=f"noaiguard {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="serve a small gallery behind the guard")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    demo.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    demo.add_argument("--store", help="event store URL (default: sqlite:///./noaiguard.db)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    demo.set_defaults(run=_demo)
+
+    check = commands.add_parser("check-config", help="validate YAML config files")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(run=_check_config)
+
+    classify = commands.add_parser(
+        "classify",
+        help="explain the decision for User-Agents",
+        description="Explain what the guard decides for each User-Agent (arguments, or one per "
+        "line on standard input with '-' or when no argument is given).",
+    )
+    classify.add_argument("user_agents", nargs="*", metavar="USER_AGENT")
+    classify.add_argument("--ip", help="client address to assume")
+    classify.add_argument("--path", default="/", help="request path to assume (/)")
+    classify.add_argument("--method", default="GET", help="request method to assume (GET)")
+    classify.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    classify.add_argument("--json", action="store_true", help="one JSON object per User-Agent")
+    classify.set_defaults(run=_classify)
+
+    robots = commands.add_parser("robots", help="print the robots.txt a config produces")
+    robots.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    robots.add_argument(
+        "--merge", type=Path, metavar="FILE", help="the site's own robots.txt to merge"
+    )
+    robots.set_defaults(run=_robots)
+
+    agents = commands.add_parser("agents", help="list the crawler database")
+    agents.add_argument("--category", choices=[str(c) for c in AGENT_CATEGORIES])
+    agents.add_argument("--json", action="store_true", help="one JSON object per agent")
+    agents.set_defaults(run=_agents)
+    return parser
+
+
+def _config(path: Path | None) -> Config:
+    return load_config(path) if path is not None else Config()
+
+
+# -- check-config -----------------------------------------------------------------------------
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            count = len(exc.issues)
+            print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+            status = EXIT_INVALID_CONFIG
+            continue
+        guard = Guard(config)
+        blocked = sum(
+            1 for group in (guard.robots.groups if guard.robots else ()) for _ in group.tokens
+        )
+        print(
+            f"{path}: valid ({config.mode} mode, {len(guard.agents)} agents, "
+            f"{blocked} robots.txt tokens disallowed)"
+        )
+    return status
+
+
+# -- classify ---------------------------------------------------------------------------------
+
+
+def _read_user_agents(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
+    if not args.user_agents or args.user_agents == ["-"]:
+        for line in stdin:
+            ua = line.rstrip("\r\n")
+            if ua:
+                yield ua
+        return
+    yield from args.user_agents
+
+
+def classify_record(
+    guard: Guard, ua: str, *, ip: str | None, path: str, method: str
+) -> dict[str, Any]:
+    """What ``noaiguard classify --json`` prints for one User-Agent."""
+    facts = RequestFacts(method=method, path=path, user_agent=ua, client_ip=ip)
+    decision = guard.inspect(facts)
+    verdict = decision.verdict
+    agent = verdict.agent
+    return {
+        "user_agent": ua,
+        "agent": verdict.agent_name,
+        "operator": agent.operator if agent else None,
+        "category": str(verdict.category),
+        "action": str(decision.action),
+        "effective_action": str(decision.effective_action),
+        "enforced": decision.enforced,
+        "rule": decision.rule,
+        "reasons": list(verdict.reasons),
+        "client": verdict.client or None,
+        "token": verdict.token,
+    }
+
+
+def _classify(args: argparse.Namespace) -> int:
+    guard = Guard(_config(args.config))
+    for ua in _read_user_agents(args, sys.stdin):
+        record = classify_record(guard, ua, ip=args.ip, path=args.path, method=args.method)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        who = record["agent"] or record["client"] or "unidentified client"
+        operator = f", {record['operator']}" if record["operator"] else ""
+        action = record["action"]
+        if not record["enforced"] and action != record["effective_action"]:
+            action += " (monitor mode: logged, not blocked)"
+        print(f"{ua}\n  {who} ({record['category']}{operator}) -> {action} [{record['rule']}]")
+        for reason in record["reasons"]:
+            print(f"  - {reason}")
+    return EXIT_OK
+
+
+# -- robots -----------------------------------------------------------------------------------
+
+
+def _robots(args: argparse.Namespace) -> int:
+    guard = Guard(_config(args.config))
+    if guard.robots is None:
+        print(
+            "robots.txt is disabled in this config (signals.robots_txt.enabled: false)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    app_body = args.merge.read_bytes() if args.merge else None
+    sys.stdout.write(guard.robots.render(app_body).decode("utf-8"))
+    return EXIT_OK
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+def _agents(args: argparse.Namespace) -> int:
+    db = AgentDB.load()
+    agents = [a for a in db if args.category is None or a.category == args.category]
+    if args.json:
+        for agent in agents:
+            print(
+                json.dumps(
+                    {
+                        "name": agent.name,
+                        "category": str(agent.category),
+                        "operator": agent.operator,
+                        "ua": list(agent.ua),
+                        "robots": list(agent.robots),
+                        "robots_only": agent.robots_only,
+                        "respects_robots": str(agent.respects_robots),
+                        "docs": agent.docs,
+                    }
+                )
+            )
+        return EXIT_OK
+    for agent in sorted(agents, key=lambda a: (a.category, a.name.lower())):
+        tokens = ", ".join(agent.ua) or "(robots.txt only)"
+        print(f"{agent.category:<17} {agent.name:<32} {agent.operator:<24} {tokens}")
+    counts = Counter(str(a.category) for a in agents)
+    summary = ", ".join(f"{c} {counts[str(c)]}" for c in Category if counts[str(c)])
+    print(f"\n{len(agents)} agents: {summary}")
+    return EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "noaiguard demo needs an ASGI server: pip install 'noaiguard[server]'", file=sys.stderr
+        )
+        return EXIT_FAILURE
+    from dataclasses import replace
+
+    from .demo import create_app
+    from .middleware import NoAIGuardMiddleware
+
+    config = _config(args.config)
+    if args.store:
+        config = replace(config, store=replace(config.store, url=args.store))
+    guard = Guard(config)
+    app = NoAIGuardMiddleware(create_app(), guard=guard)
+    base = f"http://{args.host}:{args.port}"
+    blocked = sum(1 for a in guard.agents if guard.policy.agent_action(a) is Action.BLOCK)
+    source = config.source if args.config else "built-in defaults"
+    print(
+        f"""noaiguard demo: a small portfolio gallery behind noaiguard
+  site:    {base}/
+  config:  {source} ({config.mode} mode; {len(guard.agents)} agents known, {blocked} blocked)
+  events:  {config.store.url}
+
+Try it from another terminal:
+
+  # a browser: served, with the opt-out signals (X-Robots-Tag header, robots meta tag)
+  curl -si -A '{DEMO_BROWSER_UA}' {base}/ | grep -iE '^HTTP|^x-robots-tag|name="robots"'
+
+  # GPTBot, OpenAI's training crawler: refused with 403
+  curl -si -A '{DEMO_GPTBOT_UA}' {base}/images/dawn.png
+
+  # robots.txt: a group for the AI crawlers, then the site's own rules
+  curl -s {base}/robots.txt
+
+Press Ctrl+C to stop.
+""",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    guard.close()
+    print(f"{guard.sink.written} event(s) recorded in {config.store.url}")
+    return EXIT_OK
