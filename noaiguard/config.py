@@ -265,6 +265,9 @@ class AgentsConfig:
     def _problems(self) -> Iterator[tuple[str, str]]:
         if not 0 <= self.cache_size <= 1_000_000:
             yield "cache_size", "expected between 0 and 1000000"
+        for index, agent in enumerate(self.extra):
+            if not agent.operator:
+                yield "extra", f"extra[{index}] ({agent.name}): give its operator"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -118,6 +118,7 @@ class NoAIGuardMiddleware:
             decision = guard.inspect(facts)
         except Exception:
             logger.exception("noaiguard failed on a request; letting it through")
+            scope.setdefault("state", {})["noaiguard"] = None
             await self.app(scope, receive, send)
             return
 

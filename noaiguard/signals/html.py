@@ -118,57 +118,55 @@ class HeadInjector:
             if rest is None:
                 return  # the tag is not complete yet
             tag_end = rest.end()
-            closing = name_match.group(1) == b"/"
+            is_end_tag = name_match.group(1) == b"/"
             name = name_match.group(2).lower()
-            if closing:
-                self._on_end_tag(name, lt, tag_end)
-            else:
-                self._on_start_tag(name, lt, tag_end, final)
+            if is_end_tag:
+                self._on_end_tag(name, tag_end)
+            elif not self._on_start_tag(name, lt, tag_end, final):
+                return  # the element's raw text is not complete yet
 
-    def _on_start_tag(self, name: bytes, start: int, end: int, final: bool) -> None:
+    def _on_start_tag(self, name: bytes, start: int, end: int, final: bool) -> bool:
+        """Handle a start tag; False when more bytes are needed to get past it."""
         if self._phase == _FIND_ANCHOR:
             if name == b"html":
                 self._html_end = end
                 self._pos = end
-                return
+                return True
             if name == b"head":
                 self._insert_at = end
                 self._phase = _IN_HEAD
                 self._pos = end
-                return
-            anchor = self._html_end if self._html_end is not None else start
+                return True
             if self._html_end is None and not self._doctype:
-                self._leave_alone()  # a fragment, not a document
-                return
-            self._insert_at = anchor
-            if name not in _HEAD_ELEMENTS:
-                self._decide_now()
-                return
-            self._phase = _IN_HEAD  # this element opens the implied head: read it as head content
+                self.done = True  # a fragment, not a document: leave it alone
+                return True
+            self._insert_at = self._html_end if self._html_end is not None else start
+            self._phase = _IN_HEAD  # this element opens the implied head
         if name not in _HEAD_ELEMENTS:
             self._decide_now()
-            return
-        if name == b"meta":
-            if self._robots_meta is None and _is_robots_meta(bytes(self._buf[start:end])):
-                self._robots_meta = (start, end)
-            self._pos = end
-            return
+            return True
+        if (
+            name == b"meta"
+            and self._robots_meta is None
+            and _is_robots_meta(bytes(self._buf[start:end]))
+        ):
+            self._robots_meta = (start, end)
         closing = _RAW_TEXT.get(name)
-        if closing is not None:
-            # Raw text runs to its end tag whatever the start tag says (`<script/>` included).
-            found = closing.search(self._buf, end)
-            if found is None:
-                if final:
-                    self._decide_now()
-                return  # wait for the end of the raw text
-            close_end = self._buf.find(b">", found.start())
-            if close_end < 0:
-                return
-            self._pos = close_end + 1
-            return
-        self._pos = end
+        if closing is None:
+            self._pos = end
+            return True
+        # Raw text runs to its end tag whatever the start tag says (`<script/>` included).
+        found = closing.search(self._buf, end)
+        close_end = self._buf.find(b">", found.start()) if found is not None else -1
+        if close_end < 0:
+            if final:
+                self._decide_now()
+                return True
+            return False
+        self._pos = close_end + 1
+        return True
 
-    def _on_end_tag(self, name: bytes, start: int, end: int) -> None:
+    def _on_end_tag(self, name: bytes, end: int) -> None:
         if self._phase == _IN_HEAD and name in (b"head", b"html", b"body"):
             self._decide_now()
             return
@@ -187,9 +185,6 @@ class HeadInjector:
         elif self._insert_at is not None:
             self._buf[self._insert_at : self._insert_at] = self._tag
             self.delta = len(self._tag)
-        self.done = True
-
-    def _leave_alone(self) -> None:
         self.done = True
 
     def _release(self) -> bytes:

@@ -50,6 +50,19 @@ class RobotsGroup:
         return "\n".join(lines)
 
 
+def specific_first(rules: Iterable[tuple[str, str]]) -> Rules:
+    """Allow/Disallow rules with the longest path first, Allow before Disallow on a tie.
+
+    RFC 9309 parsers pick the longest match whatever the order; first-match parsers read the rules
+    in order, so this order makes both reach the same answer. Other records keep their place.
+    """
+    rules = list(rules)
+    paths = [r for r in rules if r[0].lower() in ("allow", "disallow")]
+    paths.sort(key=lambda r: (-len(r[1]), r[0].lower() != "allow"))
+    ordered = iter(paths)
+    return tuple(next(ordered) if r[0].lower() in ("allow", "disallow") else r for r in rules)
+
+
 def build_groups(agents: AgentDB, policy: Policy) -> list[RobotsGroup]:
     """The robots.txt groups the policy implies, one per distinct set of rules."""
     by_rules: dict[Rules, list[str]] = {}
@@ -142,9 +155,9 @@ class AppRobots:
         lowered = token.lower()
         own = [r for g in self.groups if lowered in (t.lower() for t in g.tokens) for r in g.rules]
         if own:
-            return tuple(own)
+            return specific_first(own)
         star = [r for g in self.groups if "*" in g.tokens for r in g.rules]
-        return tuple(star) if star else _ALLOW_ALL
+        return specific_first(star) if star else _ALLOW_ALL
 
     def without(self, taken: Iterable[str]) -> str:
         """The file with the User-agent lines of ``taken`` tokens removed.
@@ -158,14 +171,28 @@ class AppRobots:
             for index, group in enumerate(self.groups)
             if any(t.lower() not in taken_lower for t in group.tokens)
         }
+        # Each group's Allow/Disallow lines, most specific first, back into the same slots.
+        reordered: dict[int, list[str]] = {}
+        for index in kept_groups:
+            rows = [
+                (key, value, line)
+                for line, key, value, g in self.lines
+                if g == index and key in ("allow", "disallow")
+            ]
+            rows.sort(key=lambda row: (-len(row[1]), row[0] != "allow"))
+            reordered[index] = [line for _, _, line in rows]
         out = []
         for line, key, token, group in self.lines:
             if key == "user-agent":
                 if token.lower() in taken_lower:
                     out.append(f"# noaiguard: {token} has its own group above")
                     continue
-            elif key in _GROUP_RULES and group >= 0 and group not in kept_groups:
-                continue
+            elif key in _GROUP_RULES and group >= 0:
+                if group not in kept_groups:
+                    continue
+                if key in ("allow", "disallow"):
+                    out.append(reordered[group].pop(0))
+                    continue
             out.append(line)
         return "\n".join(out).strip("\n")
 
