@@ -21,8 +21,21 @@ from __future__ import annotations
 
 import re
 
+#: The next piece of markup, in one regular-expression search: a comment, a declaration or
+#: processing instruction, or a tag (quoted attribute values may hold `>`). A piece cut off by the
+#: end of what has arrived so far matches one of the `open_*` groups: wait for more.
+_MARKUP = re.compile(
+    rb"""
+      <!--(?:.*?-->|(?P<open_comment>\Z))
+    | <[!?](?P<decl>[^>]*)(?:>|(?P<open_decl>\Z))
+    | <(?P<end>/?)(?P<name>[A-Za-z][A-Za-z0-9:-]*)
+        (?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*
+        (?:>|(?P<open_tag>\Z))
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+_INCOMPLETE = frozenset({"open_comment", "open_decl", "open_tag"})
 _TAG_NAME = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
-_TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
 _ATTRIBUTE = re.compile(rb"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 
 #: Elements that may stand in <head>; any other element ends it.
@@ -86,43 +99,32 @@ class HeadInjector:
     def _scan(self, final: bool) -> None:
         buf = self._buf
         while not self.done:
-            lt = buf.find(b"<", self._pos)
-            if lt < 0:
+            markup = _MARKUP.search(buf, self._pos)
+            if markup is None:
+                # Nothing more; keep a trailing `<` or `</` that the next chunk may complete.
+                self._pos = len(buf) - (
+                    2 if buf.endswith(b"</") else 1 if buf.endswith(b"<") else 0
+                )
+                return
+            start = markup.start()
+            self._pos = start
+            if markup.lastgroup in _INCOMPLETE:
+                if not final:
+                    return  # wait for the rest of it
                 self._pos = len(buf)
                 return
-            self._pos = lt
-            if buf.startswith(b"<!--", lt):
-                end = buf.find(b"-->", lt + 4)
-                if end < 0:
-                    return
-                self._pos = end + 3
-                continue
-            if buf.startswith((b"<!", b"<?"), lt):
-                end = buf.find(b">", lt + 2)
-                if end < 0:
-                    return
-                if buf[lt + 2 : lt + 9].lower() == b"doctype":
+            name = markup.group("name")
+            if name is None:  # a comment, doctype or processing instruction
+                if (
+                    markup.group("decl") is not None
+                    and markup.group("decl")[:7].lower() == b"doctype"
+                ):
                     self._doctype = True
-                self._pos = end + 1
+                self._pos = markup.end()
                 continue
-            name_match = _TAG_NAME.match(buf, lt)
-            if name_match is None:
-                if lt + 2 > len(buf) and not final:
-                    return  # `<` at the very end: wait for the next byte
-                self._pos = lt + 1  # a literal `<` in text
-                continue
-            name_end = name_match.end()
-            if name_end >= len(buf) and not final:
-                return  # the name may go on in the next chunk
-            rest = _TAG_REST.match(buf, name_end)
-            if rest is None:
-                return  # the tag is not complete yet
-            tag_end = rest.end()
-            is_end_tag = name_match.group(1) == b"/"
-            name = name_match.group(2).lower()
-            if is_end_tag:
-                self._on_end_tag(name, tag_end)
-            elif not self._on_start_tag(name, lt, tag_end, final):
+            if markup.group("end"):
+                self._on_end_tag(name.lower(), markup.end())
+            elif not self._on_start_tag(name.lower(), start, markup.end(), final):
                 return  # the element's raw text is not complete yet
 
     def _on_start_tag(self, name: bytes, start: int, end: int, final: bool) -> bool:
