@@ -7,7 +7,8 @@ fails, so invalid UTF-8 or NUL bytes in a User-Agent cannot raise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from ._types import Scope
 from .clientip import TrustedProxies
@@ -20,8 +21,13 @@ _XFF = b"x-forwarded-for"
 MAX_HEADER_VALUE = 16384
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
+class RequestFacts(NamedTuple):
+    """What noaiguard knows of one request.
+
+    A named tuple rather than a frozen dataclass: one is built for every request, and a frozen
+    dataclass takes twice as long to create.
+    """
+
     method: str
     path: str
     user_agent: str = ""
@@ -30,7 +36,7 @@ class RequestFacts:
     query: str = ""
     scheme: str = "http"
     #: The raw request headers, for checks that need more than the User-Agent.
-    headers: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False)
+    headers: Sequence[tuple[bytes, bytes]] = ()
 
     @classmethod
     def from_scope(cls, scope: Scope, trusted: TrustedProxies) -> RequestFacts:
@@ -38,11 +44,16 @@ class RequestFacts:
         forwarded: list[bytes] = []
         headers = scope.get("headers") or ()
         for name, value in headers:
-            if name == _UA:
-                user_agent = value
-            elif name == _HOST:
-                host = value
-            elif name == _XFF and trusted:
+            # Servers send lower-case names, but ASGI does not promise it; the length test
+            # keeps the lower-casing off every other header.
+            size = len(name)
+            if size == 10:
+                if name.lower() == _UA:
+                    user_agent = value
+            elif size == 4:
+                if name.lower() == _HOST:
+                    host = value
+            elif size == 15 and trusted and name.lower() == _XFF:
                 forwarded.append(value)
         client = scope.get("client")
         peer = str(client[0]) if client else None
@@ -51,13 +62,14 @@ class RequestFacts:
             if forwarded
             else peer
         )
+        query = scope.get("query_string")
         return cls(
-            method=str(scope.get("method", "GET")),
-            path=str(scope.get("path", "/")) or "/",
-            user_agent=user_agent[:MAX_HEADER_VALUE].decode("latin-1"),
-            client_ip=client_ip,
-            host=host[:1024].decode("latin-1"),
-            query=bytes(scope.get("query_string", b""))[:MAX_HEADER_VALUE].decode("latin-1"),
-            scheme=str(scope.get("scheme", "http")),
-            headers=tuple(headers),
+            scope.get("method", "GET"),
+            scope.get("path") or "/",
+            user_agent[:MAX_HEADER_VALUE].decode("latin-1"),
+            client_ip,
+            host[:1024].decode("latin-1"),
+            bytes(query[:MAX_HEADER_VALUE]).decode("latin-1") if query else "",
+            scope.get("scheme", "http"),
+            headers,
         )

@@ -9,6 +9,7 @@ live in one process.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from .agents import AgentDB
 from .backends import EventStore, open_event_store
 from .classify import Classifier, Verdict
+from .classify.useragent import MAX_CACHED_LENGTH
 from .clientip import TrustedProxies
 from .config import Action, Config, load_config
 from .events import Event, EventSink
@@ -64,6 +66,15 @@ class Guard:
             flush_seconds=store_config.flush_seconds,
         )
         self.clock = clock
+        # Without path or method rules a decision depends on the User-Agent alone, so the
+        # middleware's fast path can look it up by the raw header bytes.
+        self._decision_by_raw_user_agent = (
+            None
+            if self.config.policy.rules
+            else functools.lru_cache(maxsize=self.config.agents.cache_size)(
+                self._decide_raw_user_agent
+            )
+        )
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: object) -> Guard:
@@ -79,6 +90,21 @@ class Guard:
     def inspect(self, facts: RequestFacts) -> Decision:
         """Classify the request and decide what to do with it. In memory, no I/O."""
         return self.policy.decide(self.classify(facts), facts.method, facts.path)
+
+    def decide_by_user_agent(self, raw: bytes) -> Decision | None:
+        """The decision for a raw User-Agent header, from a cache, when nothing else matters.
+
+        This is the front doors' fast path: it answers only while the decision depends on the
+        User-Agent alone (no path or method rules) and the header is of a cacheable size;
+        otherwise it returns None and :meth:`inspect` decides from the full request facts.
+        """
+        cached = self._decision_by_raw_user_agent
+        if cached is None or len(raw) > MAX_CACHED_LENGTH:
+            return None
+        return cached(raw)
+
+    def _decide_raw_user_agent(self, raw: bytes) -> Decision:
+        return self.policy.decide(self.classifier.user_agent(raw.decode("latin-1")))
 
     def record(
         self,

@@ -8,9 +8,9 @@ meta tag into HTML pages as they stream. Bodies are never buffered, except for t
 look-ahead of the HTML injector. Mount compression (GZip) *outside* this middleware, so that it
 sees the HTML before it is compressed.
 
-Everything costly is prepared in ``__init__``; per-request state lives in a :class:`_SignalingSend`
-made for that request. If noaiguard itself fails on a request, the request is let through and the
-error logged: the guard must never be the reason a site is down.
+Everything costly is prepared in ``__init__``; per-request state lives in the closure that wraps
+``send`` for that request. If noaiguard itself fails on a request, the request is let through and
+the error logged: the guard must never be the reason a site is down.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -30,14 +31,15 @@ from .facts import RequestFacts
 from .guard import Guard
 from .policy import Decision
 from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
-from .signals.html import HeadInjector
+from .signals.html import HeadInjector, meta_tag, usual_head_end
 
 logger = logging.getLogger("noaiguard.middleware")
 
+_USER_AGENT = b"user-agent"
 _CONTENT_TYPE = b"content-type"
 _CONTENT_ENCODING = b"content-encoding"
 _CONTENT_LENGTH = b"content-length"
-_HTML_TYPES = ("text/html",)
+_READ = ("GET", "HEAD")
 _ROBOTS_PATH = "/robots.txt"
 _MAX_APP_ROBOTS = 512 * 1024
 _APP_ROBOTS_HOSTS = 64
@@ -75,15 +77,65 @@ class NoAIGuardMiddleware:
             else None
         )
         self._html_lookahead = guard.config.signals.html_meta.max_lookahead
+        self._meta_tag = meta_tag(guard.meta_directives) if guard.meta_directives else b""
+        # Content-Type value -> whether such a response may get the meta tag.
+        self._html_types: dict[bytes, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-        else:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        # HTTP, inline rather than in a method of its own: one coroutine less per request.
+        guard = self.guard
+        path: str = scope.get("path") or "/"
+        try:
+            # The fast path: most requests come from clients whose decision depends on their
+            # User-Agent alone and is cached; they need no RequestFacts at all.
+            decision = (
+                guard.decide_by_user_agent(_user_agent(scope.get("headers") or ()))
+                if path != _ROBOTS_PATH
+                else None
+            )
+            if decision is None or decision.action is not Action.ALLOW:
+                facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
+                if path == _ROBOTS_PATH and guard.robots is not None and facts.method in _READ:
+                    await self._serve_robots(scope, facts, send)
+                    return
+                if decision is None:
+                    decision = guard.inspect(facts)
+        except Exception:
+            logger.exception("noaiguard failed on a request; letting it through")
+            scope.setdefault("state", {})["noaiguard"] = None
             await self.app(scope, receive, send)
+            return
+
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["noaiguard"] = decision
+
+        method: str = scope.get("method", "GET")
+        if decision.action is Action.ALLOW:
+            await self.app(scope, receive, self._signaling_send(send, path, method, None))
+            return
+        if decision.effective_action is Action.BLOCK:
+            await self._refuse(facts, decision, send)
+            return
+        outcome = _Outcome()
+        try:
+            await self.app(scope, receive, self._signaling_send(send, path, method, outcome))
+        finally:
+            guard.record(
+                facts,
+                decision,
+                status=outcome.status or 500,
+                bytes_sent=outcome.bytes_sent,
+                x_robots_tag=outcome.x_robots_tag,
+            )
 
     # -- lifespan -------------------------------------------------------------------------
 
@@ -100,49 +152,113 @@ class NoAIGuardMiddleware:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, facts: RequestFacts, decision: Decision, send: Send) -> None:
+        head = facts.method == "HEAD"
+        directives = self.guard.x_robots_tag.directives_for(facts.path, self._block.content_type)
+        served = await self._block.respond(send, head=head, directives=directives)
+        self.guard.record(
+            facts,
+            decision,
+            status=self._block.status,
+            bytes_sent=0 if head else len(self._block.body),
+            x_robots_tag=served,
+        )
+
+    def _signaling_send(self, send: Send, path: str, method: str, outcome: _Outcome | None) -> Send:
+        """The ``send`` the app gets for one request: it adds ``X-Robots-Tag`` to the response
+        start, injects the meta tag into HTML, and fills ``outcome`` when one is given.
+
+        Per-request state lives in this closure; it runs for every message of every response, so
+        the common case (a body that is not being rewritten) is handled first.
+        """
         guard = self.guard
-        try:
-            facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
-            if (
-                facts.path == _ROBOTS_PATH
-                and guard.robots is not None
-                and facts.method
-                in (
-                    "GET",
-                    "HEAD",
-                )
-            ):
-                await self._serve_robots(scope, facts, send)
-                return
-            decision = guard.inspect(facts)
-        except Exception:
-            logger.exception("noaiguard failed on a request; letting it through")
-            scope.setdefault("state", {})["noaiguard"] = None
-            await self.app(scope, receive, send)
-            return
+        held: Message | None = None  # the start of an HTML response, held until the tag is placed
+        injector: HeadInjector | None = None  # made only when the fast path cannot place it
+        length_index = -1
 
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = state = {}
-        state["noaiguard"] = decision
+        async def send_with_signals(message: Message) -> None:
+            nonlocal held, injector, length_index
+            kind = message["type"]
+            if kind == "http.response.body":
+                if held is None and injector is None:
+                    if outcome is not None:
+                        outcome.bytes_sent += len(message.get("body", b""))
+                    await send(message)
+                    return
+                body = message.get("body", b"")
+                more = message.get("more_body", False)
+                if injector is None:
+                    offset = usual_head_end(body, self._html_lookahead, complete=not more)
+                    if offset is not None:  # an ordinary page: no scanner needed
+                        assert held is not None
+                        _fix_length(held, length_index, len(self._meta_tag))
+                        await send(held)
+                        held = None
+                        out = body[:offset] + self._meta_tag + body[offset:]
+                        if outcome is not None:
+                            outcome.bytes_sent += len(out)
+                        await send({"type": "http.response.body", "body": out, "more_body": more})
+                        return
+                    injector = HeadInjector(
+                        guard.meta_directives, self._html_lookahead, self._meta_tag
+                    )
+                out = injector.feed(body)
+                if not more:
+                    out += injector.finish()
+                if injector.done and held is not None:
+                    _fix_length(held, length_index, injector.delta)
+                    await send(held)
+                    held = None
+                if held is None and (out or not more):
+                    if outcome is not None:
+                        outcome.bytes_sent += len(out)
+                    await send({"type": "http.response.body", "body": out, "more_body": more})
+                if injector.done:
+                    injector = None
+            elif kind == "http.response.start":
+                headers = list(message.get("headers") or ())
+                content_type, encoding, length_index, has_tag = _scan_headers(headers)
+                if has_tag:
+                    media_type = content_type.decode("latin-1")
+                    directives = guard.x_robots_tag.directives_for(path, media_type)
+                    merge_x_robots_tag(headers, directives)
+                else:
+                    pair = guard.x_robots_tag.header_for(path, content_type)
+                    if pair is not None:
+                        headers.append(pair)
+                message["headers"] = headers
+                status = message.get("status", 200)
+                if outcome is not None:
+                    outcome.status = status
+                    outcome.x_robots_tag = _header_value(headers, X_ROBOTS_TAG)
+                if status == 200 and self._may_inject(path, method, content_type, encoding):
+                    held = message
+                    return
+                await send(message)
+            else:
+                # pathsend, trailers...: the body cannot be rewritten; send what is held as it was.
+                if held is not None:
+                    await send(held)
+                    held = None
+                injector = None
+                await send(message)
 
-        if decision.effective_action is Action.BLOCK:
-            directives = guard.x_robots_tag.directives_for(facts.path, self._block.content_type)
-            served = await self._block.respond(
-                send, head=facts.method == "HEAD", directives=directives
-            )
-            body = 0 if facts.method == "HEAD" else len(self._block.body)
-            guard.record(
-                facts, decision, status=self._block.status, bytes_sent=body, x_robots_tag=served
-            )
-            return
+        return send_with_signals
 
-        signaling = _SignalingSend(send, guard, facts, decision, self._html_lookahead)
-        try:
-            await self.app(scope, receive, signaling)
-        finally:
-            signaling.finished()
+    def _may_inject(self, path: str, method: str, content_type: bytes, encoding: bytes) -> bool:
+        """Whether a 200 response gets the meta tag: uncompressed HTML, not HEAD, not excluded."""
+        if not self._meta_tag or method == "HEAD":
+            return False
+        is_html = self._html_types.get(content_type)
+        if is_html is None:
+            is_html = _is_injectable_html(content_type)
+            if len(self._html_types) < 256:
+                self._html_types[content_type] = is_html
+        if not is_html:
+            return False
+        if encoding and encoding.strip().lower() != b"identity":
+            return False  # compressed: leave the bytes alone, the header still applies
+        return not self.guard.meta_excluded.matches(path)
 
     async def _serve_robots(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         robots = self.guard.robots
@@ -161,134 +277,60 @@ class NoAIGuardMiddleware:
         await send({"type": "http.response.body", "body": b"" if facts.method == "HEAD" else body})
 
 
-class _SignalingSend:
-    """The ``send`` the app gets: adds the signals, injects the meta tag, records the outcome."""
+class _Outcome:
+    """What a logged request was served, filled in by its ``send`` for the event."""
 
-    __slots__ = (
-        "_bytes",
-        "_decision",
-        "_facts",
-        "_guard",
-        "_held",
-        "_injector",
-        "_length_index",
-        "_lookahead",
-        "_recorded",
-        "_send",
-        "_status",
-        "_x_robots",
-    )
+    __slots__ = ("bytes_sent", "status", "x_robots_tag")
 
-    def __init__(
-        self, send: Send, guard: Guard, facts: RequestFacts, decision: Decision, lookahead: int
-    ) -> None:
-        self._send = send
-        self._guard = guard
-        self._facts = facts
-        self._decision = decision
-        self._lookahead = lookahead
-        self._held: Message | None = None
-        self._injector: HeadInjector | None = None
-        self._length_index = -1
-        self._status = 0
-        self._bytes = 0
-        self._x_robots = ""
-        self._recorded = False
+    def __init__(self) -> None:
+        self.status = 0
+        self.bytes_sent = 0
+        self.x_robots_tag = ""
 
-    async def __call__(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            await self._body(message)
-        elif kind == "http.response.start":
-            await self._start(message)
-        else:
-            # pathsend, trailers...: the body cannot be rewritten, send what is held unchanged.
-            if self._held is not None:
-                await self._send(self._held)
-                self._held = self._injector = None
-            await self._send(message)
 
-    async def _start(self, message: Message) -> None:
-        headers = list(message.get("headers") or ())
-        content_type = encoding = ""
-        for index, (name, value) in enumerate(headers):
-            lowered = name.lower()
-            if lowered == _CONTENT_TYPE:
-                content_type = value.decode("latin-1")
-            elif lowered == _CONTENT_ENCODING:
-                encoding = value.decode("latin-1").strip().lower()
-            elif lowered == _CONTENT_LENGTH:
-                self._length_index = index
-        guard, facts = self._guard, self._facts
-        merge_x_robots_tag(headers, guard.x_robots_tag.directives_for(facts.path, content_type))
-        message["headers"] = headers
-        self._status = int(message.get("status", 200))
-        if self._decision.action is not Action.ALLOW:
-            self._x_robots = _header_value(headers, X_ROBOTS_TAG)
-        if self._should_inject(content_type, encoding):
-            self._injector = HeadInjector(guard.meta_directives, self._lookahead)
-            self._held = message
-            return
-        await self._send(message)
+def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The raw User-Agent header (the length test keeps lower-casing off the other headers)."""
+    for name, value in headers:
+        if len(name) == 10 and name.lower() == _USER_AGENT:
+            return bytes(value)
+    return b""
 
-    def _should_inject(self, content_type: str, encoding: str) -> bool:
-        guard, facts = self._guard, self._facts
-        if self._status != 200 or facts.method == "HEAD" or not guard.meta_directives:
-            return False
-        if encoding not in ("", "identity"):
-            return False
-        media_type, _, params = content_type.partition(";")
-        if media_type.strip().lower() not in _HTML_TYPES:
-            return False
-        if "utf-16" in params.lower() or "utf-32" in params.lower():
-            return False  # an ASCII tag would corrupt a two- or four-byte encoding
-        return not guard.meta_excluded.matches(facts.path)
 
-    async def _body(self, message: Message) -> None:
-        injector = self._injector
-        if injector is None:
-            self._bytes += len(message.get("body", b""))
-            await self._send(message)
-            return
-        body = message.get("body", b"")
-        more = bool(message.get("more_body", False))
-        out = injector.feed(body)
-        if not more:
-            out += injector.finish()
-        if injector.done:
-            self._injector = None
-            if self._held is not None:
-                self._fix_length(self._held, injector.delta)
-                await self._send(self._held)
-                self._held = None
-        if self._held is None and (out or not more):
-            self._bytes += len(out)
-            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+def _is_injectable_html(content_type: bytes) -> bool:
+    """``text/html`` in an encoding where an ASCII tag is ASCII (not UTF-16 or UTF-32)."""
+    media_type, _, params = content_type.decode("latin-1").lower().partition(";")
+    return media_type.strip() == "text/html" and "utf-16" not in params and "utf-32" not in params
 
-    def _fix_length(self, start: Message, delta: int) -> None:
-        if not delta or self._length_index < 0:
-            return
-        headers = start["headers"]
-        name, value = headers[self._length_index]
-        try:
-            length = int(value)
-        except ValueError:
-            return
-        headers[self._length_index] = (name, str(length + delta).encode("ascii"))
 
-    def finished(self) -> None:
-        """The app returned (or failed): record the decision once, with what was sent."""
-        if self._recorded:
-            return
-        self._recorded = True
-        if self._decision.action is not Action.ALLOW:
-            self._guard.record(
-                self._facts,
-                self._decision,
-                status=self._status or 500,
-                bytes_sent=self._bytes,
-                x_robots_tag=self._x_robots,
-            )
+def _scan_headers(headers: RawHeaders) -> tuple[bytes, bytes, int, bool]:
+    """Content type, content encoding, index of Content-Length, and whether X-Robots-Tag is set."""
+    content_type = encoding = b""
+    length_index = -1
+    has_tag = False
+    for index, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == _CONTENT_TYPE:
+            content_type = value
+        elif lowered == _CONTENT_LENGTH:
+            length_index = index
+        elif lowered == _CONTENT_ENCODING:
+            encoding = value
+        elif lowered == X_ROBOTS_TAG:
+            has_tag = True
+    return content_type, encoding, length_index, has_tag
+
+
+def _fix_length(start: Message, length_index: int, delta: int) -> None:
+    """Add ``delta`` injected bytes to the Content-Length of a held response start."""
+    if not delta or length_index < 0:
+        return
+    headers = start["headers"]
+    name, value = headers[length_index]
+    try:
+        length = int(value)
+    except ValueError:
+        return
+    headers[length_index] = (name, str(length + delta).encode("ascii"))
 
 
 def _header_value(headers: RawHeaders, name: bytes) -> str:

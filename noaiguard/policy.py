@@ -15,8 +15,8 @@ recorded, so a site owner can see what enforcing would do before turning it on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .agents import Agent
 from .categories import Category
@@ -48,9 +48,11 @@ DEFAULT_ACTIONS: Mapping[Category, Action] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the policy decided for one request, and which part of it decided."""
+class Decision(NamedTuple):
+    """What the policy decided for one request, and which part of it decided.
+
+    A named tuple, like RequestFacts: one is made for every request.
+    """
 
     action: Action
     verdict: Verdict
@@ -97,29 +99,36 @@ class Policy:
 
     def __init__(self, config: PolicyConfig, mode: Mode = Mode.ENFORCE) -> None:
         self.mode = mode
+        self._enforced = mode is Mode.ENFORCE
         self._rules = tuple(_CompiledRule(i, rule) for i, rule in enumerate(config.rules))
-        self._agents = {name.lower(): (name, action) for name, action in config.agents.items()}
-        self._categories = {**DEFAULT_ACTIONS}
-        self._configured = dict(config.categories)
-        self._categories.update(self._configured)
+        self._rule_names = tuple(f"rules[{i}]" for i in range(len(self._rules)))
+        # (action, name of the deciding part), looked up once per request.
+        self._agents = {
+            name.lower(): (action, f"agents.{name}") for name, action in config.agents.items()
+        }
+        self._categories = {
+            category: (
+                config.categories.get(category, action),
+                f"{'categories' if category in config.categories else 'default'}.{category}",
+            )
+            for category, action in DEFAULT_ACTIONS.items()
+        }
 
     def decide(self, verdict: Verdict, method: str = "GET", path: str = "/") -> Decision:
         """The decision for a client described by ``verdict`` asking for ``method path``."""
-        enforced = self.mode is Mode.ENFORCE
         for rule in self._rules:
             if rule.matches(verdict, method, path):
-                return Decision(rule.action, verdict, f"rules[{rule.index}]", enforced)
+                return Decision(rule.action, verdict, self._rule_names[rule.index], self._enforced)
         action, rule_name = self.base_action(verdict)
-        return Decision(action, verdict, rule_name, enforced)
+        return Decision(action, verdict, rule_name, self._enforced)
 
     def base_action(self, verdict: Verdict) -> tuple[Action, str]:
         """The action from ``agents`` and ``categories`` alone, ignoring path rules."""
-        if verdict.agent is not None:
+        if verdict.agent is not None and self._agents:
             named = self._agents.get(verdict.agent.name.lower())
             if named is not None:
-                return named[1], f"agents.{named[0]}"
-        source = "categories" if verdict.category in self._configured else "default"
-        return self._categories[verdict.category], f"{source}.{verdict.category}"
+                return named
+        return self._categories[verdict.category]
 
     def agent_action(self, agent: Agent) -> Action:
         """What the policy does with ``agent`` on any path (rules that name paths aside)."""

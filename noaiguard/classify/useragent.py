@@ -95,6 +95,7 @@ class UserAgentClassifier:
     def __init__(self, agents: AgentDB, cache_size: int = 8192) -> None:
         self._agents = agents
         self._cached = functools.lru_cache(maxsize=cache_size)(self._classify)
+        _ua_parser()  # build it now: the first browser must not wait 0.15 s for it
 
     def __call__(self, ua: str) -> Verdict:
         if len(ua) > MAX_CACHED_LENGTH:

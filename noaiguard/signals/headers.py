@@ -101,9 +101,26 @@ class XRobotsTag:
             _Rule(rule.paths, rule.content_types, rule.directives) for rule in config.rules
         )
         self._path_rules = functools.lru_cache(maxsize=4096)(self._rules_for_path)
+        # One header pair per distinct directive tuple (there are as many as rules, plus one).
+        self._pairs: dict[tuple[str, ...], tuple[bytes, bytes]] = {}
+        self._default_pair = (
+            (X_ROBOTS_TAG, ", ".join(self.default).encode("latin-1")) if self.default else None
+        )
 
     def _rules_for_path(self, path: str) -> tuple[_Rule, ...]:
         return tuple(rule for rule in self._rules if not rule.paths or rule.paths.matches(path))
+
+    def header_for(self, path: str, content_type: bytes = b"") -> tuple[bytes, bytes] | None:
+        """The whole ``X-Robots-Tag`` header for a response that has none of its own."""
+        if not self._rules:
+            return self._default_pair
+        directives = self.directives_for(path, content_type.decode("latin-1"))
+        if not directives:
+            return None
+        pair = self._pairs.get(directives)
+        if pair is None:
+            pair = self._pairs[directives] = (X_ROBOTS_TAG, ", ".join(directives).encode("latin-1"))
+        return pair
 
     def directives_for(self, path: str, content_type: str = "") -> tuple[str, ...]:
         """The directives for a response to ``path`` with ``content_type``."""
@@ -112,7 +129,8 @@ class XRobotsTag:
         if not self._rules:
             return self.default
         media_type = _media_type(content_type)
-        for rule in self._path_rules(path):
+        rules = self._path_rules(path) if len(path) <= 512 else self._rules_for_path(path)
+        for rule in rules:
             if rule.matches_type(media_type):
                 return rule.directives
         return self.default

@@ -29,12 +29,20 @@ _MARKUP = re.compile(
       <!--(?:.*?-->|(?P<open_comment>\Z))
     | <[!?](?P<decl>[^>]*)(?:>|(?P<open_decl>\Z))
     | <(?P<end>/?)(?P<name>[A-Za-z][A-Za-z0-9:-]*)
-        (?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*
+        (?:[^>"']++|"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))*+
         (?:>|(?P<open_tag>\Z))
     """,
     re.DOTALL | re.VERBOSE,
 )
 _INCOMPLETE = frozenset({"open_comment", "open_decl", "open_tag"})
+
+# Possessive quantifiers (Python 3.11+): runs are taken whole and never backtracked into.
+_ATTRS = rb"""(?:\s(?:[^>"']++|"[^"]*+"|'[^']*+')*+)?"""
+#: The usual start of a page, up to and including `<head ...>`, for the fast path.
+_USUAL_START = re.compile(
+    rb"\s*(?:<!doctype[^>]*>\s*)?(?:<html" + _ATTRS + rb">\s*)?<head" + _ATTRS + rb">",
+    re.IGNORECASE,
+)
 _TAG_NAME = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
 _ATTRIBUTE = re.compile(rb"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 
@@ -55,24 +63,50 @@ def meta_tag(directives: tuple[str, ...]) -> bytes:
     return f'<meta name="robots" content="{", ".join(directives)}">'.encode("ascii")
 
 
+def usual_head_end(data: bytes, lookahead: int, complete: bool) -> int | None:
+    """Where the tag goes in the common page, found without scanning: the injector's fast path.
+
+    It answers when ``data`` starts the usual way (doctype, ``<html>``, ``<head>``) and the word
+    "robots" does not occur in the look-ahead window after ``<head>``: then no robots meta can be
+    there to merge with, and the scan would put the tag in this same place. It needs the whole
+    window (or the whole page, ``complete``); otherwise, or when it cannot tell, it returns None
+    and the scan decides.
+    """
+    if not complete and len(data) < lookahead:
+        return None
+    start = _USUAL_START.match(data, 0, lookahead)
+    if start is None:
+        return None
+    head_end = start.end()
+    if b"robots" in data[head_end:lookahead].lower():
+        return None
+    return head_end
+
+
 class HeadInjector:
     """One page's injector: feed it body chunks, then call :meth:`finish`."""
 
-    def __init__(self, directives: tuple[str, ...], max_lookahead: int = 16384) -> None:
+    # The scanner's state starts at these class-level values: one injector is made per HTML
+    # response, and most are decided by the fast path without ever touching them.
+    _pos = 0
+    _phase = _FIND_ANCHOR
+    _doctype = False
+    _html_end: int | None = None
+    _insert_at: int | None = None
+    _robots_meta: tuple[int, int] | None = None
+    _window = 0  # how far into the held bytes the scan may read
+    #: True once the page has been decided; from then on chunks pass straight through.
+    done = False
+    #: Bytes added to the page (0 when it was left alone).
+    delta = 0
+
+    def __init__(
+        self, directives: tuple[str, ...], max_lookahead: int = 16384, tag: bytes | None = None
+    ) -> None:
         self._directives = directives
-        self._tag = meta_tag(directives)
+        self._tag = tag if tag is not None else meta_tag(directives)
         self._limit = max_lookahead
         self._buf = bytearray()
-        self._pos = 0
-        self._phase = _FIND_ANCHOR
-        self._doctype = False
-        self._html_end: int | None = None
-        self._insert_at: int | None = None
-        self._robots_meta: tuple[int, int] | None = None
-        #: True once the page has been decided; from then on chunks pass straight through.
-        self.done = False
-        #: Bytes added to the page (0 when it was left alone).
-        self.delta = 0
 
     # -- public ---------------------------------------------------------------------------
 
@@ -80,6 +114,10 @@ class HeadInjector:
         """Take the next chunk; return what may be sent on now (possibly nothing)."""
         if self.done:
             return data
+        if not self._buf:
+            fast = self._fast_path(data)
+            if fast is not None:
+                return fast
         self._buf += data
         self._scan(final=False)
         if not self.done and len(self._buf) >= self._limit:
@@ -94,17 +132,26 @@ class HeadInjector:
                 self._decide_now()
         return self._release()
 
+    def _fast_path(self, data: bytes) -> bytes | None:
+        offset = usual_head_end(data, self._limit, complete=False)
+        if offset is None:
+            return None
+        self.done = True
+        self.delta = len(self._tag)
+        return data[:offset] + self._tag + data[offset:]
+
     # -- scanning -------------------------------------------------------------------------
 
     def _scan(self, final: bool) -> None:
+        """Read markup from the held bytes, never past the look-ahead window."""
         buf = self._buf
+        window = self._window = min(len(buf), self._limit)
         while not self.done:
-            markup = _MARKUP.search(buf, self._pos)
+            markup = _MARKUP.search(buf, self._pos, window)
             if markup is None:
                 # Nothing more; keep a trailing `<` or `</` that the next chunk may complete.
-                self._pos = len(buf) - (
-                    2 if buf.endswith(b"</") else 1 if buf.endswith(b"<") else 0
-                )
+                tail = buf[max(0, window - 2) : window]
+                self._pos = window - (2 if tail == b"</" else 1 if tail.endswith(b"<") else 0)
                 return
             start = markup.start()
             self._pos = start
@@ -158,8 +205,8 @@ class HeadInjector:
             self._pos = end
             return True
         # Raw text runs to its end tag whatever the start tag says (`<script/>` included).
-        found = closing.search(self._buf, end)
-        close_end = self._buf.find(b">", found.start()) if found is not None else -1
+        found = closing.search(self._buf, end, self._window)
+        close_end = self._buf.find(b">", found.start(), self._window) if found is not None else -1
         if close_end < 0:
             if final:
                 self._decide_now()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from noaiguard.signals.html import HeadInjector, meta_tag
+from noaiguard.signals.html import HeadInjector, meta_tag, usual_head_end
 
 OURS = ("noai", "noimageai")
 TAG = meta_tag(OURS)
@@ -122,6 +122,31 @@ def test_look_ahead_is_bounded() -> None:
     assert held_max <= 1024 + 100
     # Beyond the look-ahead, the tag goes after <html>, the last anchor seen.
     assert bytes(sent) == page.replace(b"<html>", b"<html>" + TAG)
+
+
+def test_nothing_beyond_the_look_ahead_is_read() -> None:
+    # A robots meta that starts past the window is not merged, whole or in chunks alike.
+    padding = b'<link rel="preload" href="/a.css">' * 40
+    page = b"<!doctype html><html><head>" + padding + b'<meta name="robots" content="index">'
+    assert len(page) > 1024 + 40
+    expected = page.replace(b"<head>", b"<head>" + TAG)
+    assert inject(page, lookahead=1024) == expected
+    assert inject(page, [7] * 200, lookahead=1024) == expected
+    # Within the window it is merged.
+    assert TAG not in inject(page, lookahead=4096)
+
+
+def test_the_fast_path_answers_only_when_it_can_be_sure() -> None:
+    page = b"<!doctype html><html><head><title>t</title></head><body>" + b"x" * 100
+    offset = usual_head_end(page, 16384, complete=True)
+    assert offset == page.index(b"<title>")
+    assert usual_head_end(page, 16384, complete=False) is None  # more may follow in the window
+    assert usual_head_end(page, 64, complete=False) == offset  # the window is already full
+    assert (
+        usual_head_end(page.replace(b"<title>", b'<meta name="ROBOTS"><title>'), 16384, True)
+        is None
+    )
+    assert usual_head_end(b"<div>fragment</div>", 16384, complete=True) is None
 
 
 def test_after_the_decision_chunks_pass_through_unchanged() -> None:
