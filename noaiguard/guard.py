@@ -1,10 +1,12 @@
 """Guard: the engine. Built once from a validated Config; owns every part a request touches.
 
-The front doors (the ASGI middleware today; the Django middleware and the proxy later) turn a
-request into :class:`~noaiguard.facts.RequestFacts`, call :meth:`Guard.inspect`, act on the
-decision and call :meth:`Guard.record` when the response is done. ``inspect`` is synchronous and
-in memory; ``record`` only queues. There is no global state: two guards with different configs can
-live in one process.
+The front doors (the ASGI middleware today; the Django middleware and the proxy later) ask
+:meth:`Guard.decide_by_user_agent` first, a cache look-up that answers while the decision depends
+on the User-Agent alone; otherwise they turn the request into
+:class:`~noaiguard.facts.RequestFacts` and call :meth:`Guard.inspect`. They act on the decision
+and call :meth:`Guard.record` when the response is done. Deciding is synchronous and in memory;
+``record`` only queues. There is no global state: two guards with different configs can live in
+one process.
 """
 
 from __future__ import annotations
@@ -77,9 +79,9 @@ class Guard:
         )
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: object) -> Guard:
+    def from_file(cls, path: str | Path, *, store: EventStore | None = None) -> Guard:
         """A guard for the YAML config at ``path`` (raises ConfigError if it is invalid)."""
-        return cls(load_config(path), **kwargs)  # type: ignore[arg-type]
+        return cls(load_config(path), store=store)
 
     # -- the request path -----------------------------------------------------------------
 

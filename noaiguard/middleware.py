@@ -92,25 +92,28 @@ class NoAIGuardMiddleware:
         # HTTP, inline rather than in a method of its own: one coroutine less per request.
         guard = self.guard
         path: str = scope.get("path") or "/"
+        method: str = scope.get("method", "GET")
+        facts: RequestFacts | None = None
+        decision: Decision | None = None
         try:
-            # The fast path: most requests come from clients whose decision depends on their
-            # User-Agent alone and is cached; they need no RequestFacts at all.
-            decision = (
-                guard.decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-                if path != _ROBOTS_PATH
-                else None
-            )
-            if decision is None or decision.action is not Action.ALLOW:
+            if path == _ROBOTS_PATH and guard.robots is not None and method in _READ:
                 facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
-                if path == _ROBOTS_PATH and guard.robots is not None and facts.method in _READ:
-                    await self._serve_robots(scope, facts, send)
-                    return
-                if decision is None:
-                    decision = guard.inspect(facts)
+            else:
+                # The fast path: most clients' decision depends on their User-Agent alone and
+                # is cached; an allowed one needs no RequestFacts at all.
+                decision = guard.decide_by_user_agent(_user_agent(scope.get("headers") or ()))
+                if decision is None or decision.action is not Action.ALLOW:
+                    facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
+                    if decision is None:
+                        decision = guard.inspect(facts)
         except Exception:
             logger.exception("noaiguard failed on a request; letting it through")
             scope.setdefault("state", {})["noaiguard"] = None
             await self.app(scope, receive, send)
+            return
+        if decision is None:
+            assert facts is not None
+            await self._serve_robots(scope, facts, send)
             return
 
         state = scope.get("state")
@@ -118,10 +121,10 @@ class NoAIGuardMiddleware:
             scope["state"] = state = {}
         state["noaiguard"] = decision
 
-        method: str = scope.get("method", "GET")
         if decision.action is Action.ALLOW:
             await self.app(scope, receive, self._signaling_send(send, path, method, None))
             return
+        assert facts is not None  # built for every decision that is not a plain allow
         if decision.effective_action is Action.BLOCK:
             await self._refuse(facts, decision, send)
             return
