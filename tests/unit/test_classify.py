@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from noaiguard.agents import AgentDB
@@ -244,3 +246,36 @@ class TestTokenMatcher:
 
     def test_an_empty_matcher_finds_nothing(self) -> None:
         assert TokenMatcher({}).find("anything") is None
+
+
+def _corpus() -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {"browsers": [], "bots": []}
+    current = "browsers"
+    path = Path(__file__).parents[1] / "data" / "user_agents.txt"
+    for line in path.read_text().splitlines():
+        if line.startswith("# ["):
+            current = line[3:].rstrip("]")
+        elif line.strip() and not line.startswith("#"):
+            sections[current].append(line)
+    return sections
+
+
+CORPUS = _corpus()
+
+
+def test_no_real_browser_is_mistaken_for_an_agent(classify: UserAgentClassifier) -> None:
+    assert len(CORPUS["browsers"]) >= 150
+    mistaken = {ua: classify(ua).agent_name for ua in CORPUS["browsers"] if classify(ua).agent}
+    assert mistaken == {}
+    not_browsers = [
+        ua for ua in CORPUS["browsers"] if classify(ua).category is not Category.BROWSER
+    ]
+    assert not_browsers == []
+
+
+def test_real_bots_are_recognised(classify: UserAgentClassifier) -> None:
+    assert len(CORPUS["bots"]) >= 100
+    unknown = [ua for ua in CORPUS["bots"] if classify(ua).agent is None]
+    # Ruby's Net::HTTP sends just "Ruby": too generic a word to name an agent by.
+    assert unknown == ["Ruby"]
+    assert classify("Ruby").category is Category.UNKNOWN
