@@ -154,3 +154,9 @@ def test_data_files_are_plain_yaml_with_an_agents_list() -> None:
     for path in FILES:
         data = yaml.safe_load(path.read_text())
         assert isinstance(data, dict) and isinstance(data.get("agents"), list), path.name
+
+
+def test_agents_point_to_their_documentation(db: AgentDB) -> None:
+    # An operator that publishes verification data documents its crawler: link to it.
+    assert [a.name for a in db if a.verify and not a.docs] == []
+    assert sum(1 for a in db if a.docs) / len(db) >= 0.85
