@@ -1,6 +1,7 @@
 """The ``noaiguard`` command.
 
     noaiguard demo          serve a small gallery behind the guard on 127.0.0.1:8080
+    noaiguard proxy         stand in front of any site as a reverse proxy
     noaiguard check-config  validate YAML config files (exit 0 when valid, 2 otherwise)
     noaiguard classify      explain what the guard decides for User-Agents
     noaiguard robots        print the robots.txt a config produces
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -27,6 +29,8 @@ from .config import Action, Config, load_config
 from .errors import ConfigError
 from .facts import RequestFacts
 from .guard import Guard
+from .origin import Origin
+from .serve import PROXY_ENVIRONMENT, load_proxy_config, proxy_settings, server_options
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -71,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="event store URL (default: sqlite:///./noaiguard.db)")
     demo.add_argument("-v", "--verbose", action="store_true", help="log every decision")
     demo.set_defaults(run=_demo)
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="run the reverse proxy in front of a site",
+        description="Stand in front of a site that speaks HTTP: every response gets the opt-out "
+        "signals, AI crawlers are refused by the same policy as in an app.",
+    )
+    proxy.add_argument("--upstream", help="the site, http(s)://host:port (or proxy.upstream)")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    proxy.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    proxy.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    proxy.add_argument("--store", help="event store URL (default: the config's store.url)")
+    proxy.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    proxy.set_defaults(run=_proxy)
 
     check = commands.add_parser("check-config", help="validate YAML config files")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -235,6 +254,62 @@ def _agents(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- proxy ------------------------------------------------------------------------------------
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "noaiguard proxy needs an ASGI server: pip install 'noaiguard[server]'", file=sys.stderr
+        )
+        return EXIT_FAILURE
+    if not 0 < args.port < 65536:
+        print(f"--port {args.port}: expected 1 to 65535", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    if args.workers < 1:
+        print(f"--workers {args.workers}: expected at least 1", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    settings = proxy_settings(args.config, args.upstream, args.store)
+    config = load_proxy_config(settings)
+    upstream = config.proxy.upstream
+    if not upstream:
+        print(
+            "no upstream: give --upstream http://host:port or proxy.upstream in the config",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID_CONFIG
+    try:
+        Origin.parse(upstream)
+    except ValueError as exc:
+        print(f"--upstream: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    source = config.source if args.config else "built-in defaults"
+    print(
+        f"noaiguard proxy: http://{args.host}:{args.port} -> {upstream} "
+        f"({source}, {config.mode} mode, {args.workers} worker{'s' if args.workers > 1 else ''}, "
+        f"events to {config.store.url})",
+        flush=True,
+    )
+    options = server_options(proxy=True)
+    if args.workers == 1:
+        from .proxy import create_proxy_app
+
+        uvicorn.run(create_proxy_app(config), host=args.host, port=args.port, **options)
+    else:
+        os.environ[PROXY_ENVIRONMENT] = json.dumps(settings)
+        uvicorn.run(
+            "noaiguard.serve:proxy_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            **options,
+        )
+    return EXIT_OK
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -280,7 +355,7 @@ Press Ctrl+C to stop.
 """,
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, **server_options(proxy=False))
     guard.close()
     print(f"{guard.sink.written} event(s) recorded in {config.store.url}")
     return EXIT_OK

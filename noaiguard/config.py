@@ -24,6 +24,7 @@ from ._yamlbind import Binder, suggest
 from .agents import Agent, AgentDB
 from .categories import Category
 from .errors import ConfigError, ConfigIssue
+from .origin import Origin
 from .paths import glob_problem
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
     "NetworkConfig",
     "PolicyConfig",
     "PolicyRule",
+    "ProxyConfig",
+    "ProxyLimits",
+    "ProxyTimeouts",
     "RobotsTxtConfig",
     "SignalsConfig",
     "StoreConfig",
@@ -295,6 +299,78 @@ class StoreConfig:
             yield "batch_size", "expected at least 1"
 
 
+def _check_upstream(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        Origin.parse(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _check_host_header(value: str) -> str | None:
+    if not value or any(ch.isspace() or ch in "/@" for ch in value):
+        return f"expected preserve, upstream or a host name, got {value!r}"
+    return None
+
+
+def _check_health_path(value: str) -> str | None:
+    return glob_problem(value) if value else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyTimeouts:
+    """Seconds the proxy waits on the upstream (a slow upstream gets a 504, a dead one a 502)."""
+
+    connect: float = field(default=5.0, metadata={"check": _positive})
+    read: float = field(default=60.0, metadata={"check": _positive})
+    write: float = field(default=60.0, metadata={"check": _positive})
+    pool: float = field(default=10.0, metadata={"check": _positive})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyLimits:
+    """The proxy's connection pool to the upstream."""
+
+    max_connections: int = 100
+    max_idle: int = 100
+    idle_seconds: float = field(default=30.0, metadata={"check": _positive})
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.max_connections < 1:
+            yield "max_connections", "expected at least 1"
+        if self.max_idle < 0:
+            yield "max_idle", "expected 0 or more"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyConfig:
+    """``noaiguard proxy``: the site it stands in front of, and how it talks to it."""
+
+    #: The site, as ``http(s)://host:port``; ``noaiguard proxy --upstream`` overrides it.
+    upstream: str = field(default="", metadata={"check": _check_upstream})
+    #: ``preserve`` the client's Host header, send the ``upstream``'s, or send this host name.
+    host_header: str = field(default="preserve", metadata={"check": _check_host_header})
+    #: The site's public host names. A request in absolute form (``GET http://host/...``, as sent
+    #: to forward proxies) for any other host is refused; with none listed, all such are refused.
+    hosts: tuple[str, ...] = ()
+    timeouts: ProxyTimeouts = ProxyTimeouts()
+    limits: ProxyLimits = ProxyLimits()
+    #: Larger request bodies get 413; 0 means no limit.
+    max_request_bytes: int = 0
+    #: Answered by noaiguard itself: 200 when the upstream answers, 503 when not. "" turns it off.
+    health_path: str = field(default="/.noaiguard/health", metadata={"check": _check_health_path})
+    #: Decompress gzip (and, with the brotli package, br) HTML from the upstream so that the meta
+    #: tag can be injected, and compress it again with gzip. Off: compressed HTML is passed on
+    #: untouched and only the header signals apply to it.
+    reencode_html: bool = False
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.max_request_bytes < 0:
+            yield "max_request_bytes", "expected 0 (no limit) or a number of bytes"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole noaiguard configuration. ``Config()`` is the built-in default."""
@@ -305,6 +381,7 @@ class Config:
     agents: AgentsConfig = AgentsConfig()
     network: NetworkConfig = NetworkConfig()
     store: StoreConfig = StoreConfig()
+    proxy: ProxyConfig = ProxyConfig()
     #: Where this configuration came from (a file path, or "<defaults>").
     source: str = field(default="<defaults>", metadata={"yaml": False})
 

@@ -159,6 +159,29 @@ class Guard:
                 },
             )
 
+    def record_failure(
+        self, facts: RequestFacts, decision: Decision | None, *, status: int, reason: str
+    ) -> None:
+        """Queue an event for a request noaiguard could not serve (an upstream that failed)."""
+        verdict = decision.verdict if decision is not None else None
+        self.sink.put(
+            Event(
+                time=self.clock(),
+                method=facts.method,
+                path=facts.path,
+                status=status,
+                category=str(verdict.category) if verdict is not None else "unknown",
+                action="error",
+                client_ip=facts.client_ip,
+                host=facts.host,
+                user_agent=facts.user_agent,
+                agent=verdict.agent_name if verdict is not None else None,
+                enforced=decision.enforced if decision is not None else True,
+                rule=decision.rule if decision is not None else "",
+                reasons=(reason,),
+            )
+        )
+
     def close(self) -> None:
         """Write every queued event and release the store."""
         self.sink.close()

@@ -340,8 +340,16 @@ def _header_value(headers: RawHeaders, name: bytes) -> str:
     return ", ".join(v.decode("latin-1") for k, v in headers if k.lower() == name)
 
 
+_FAILED = object()  # the app's robots.txt could not be read this time
+
+
 class _AppRobots:
-    """The app's own robots.txt, read through the app itself and cached per host for a while."""
+    """The app's own robots.txt, read through the app itself and cached per host for a while.
+
+    A 2xx plain-text answer is the file; a 4xx (or an HTML page) means the site has none, so
+    noaiguard's groups stand alone; a 5xx, an error or a timeout keeps the last good copy, because
+    a site's robots.txt should not vanish while its backend restarts.
+    """
 
     def __init__(self, app: ASGIApp, ttl: float) -> None:
         self._app = app
@@ -354,15 +362,17 @@ class _AppRobots:
         if hit is not None and hit[0] > now:
             self._cache.move_to_end(host)
             return hit[1]
-        body = await self._fetch(scope)
+        fetched = await self._fetch(scope)
+        body = (hit[1] if hit is not None else None) if fetched is _FAILED else fetched
+        assert body is None or isinstance(body, bytes)
         self._cache[host] = (now + self._ttl, body)
         self._cache.move_to_end(host)
         while len(self._cache) > _APP_ROBOTS_HOSTS:
             self._cache.popitem(last=False)
         return body
 
-    async def _fetch(self, scope: Scope) -> bytes | None:
-        """GET /robots.txt from the app; None unless it answers 200 with a plain-text file."""
+    async def _fetch(self, scope: Scope) -> object:
+        """GET /robots.txt from the app: the file, None when there is none, or _FAILED."""
         sub: dict[str, Any] = dict(scope)
         sub.update(
             method="GET",
@@ -403,14 +413,16 @@ class _AppRobots:
                     finished.set()
 
         try:
-            with anyio.move_on_after(_APP_ROBOTS_TIMEOUT):
+            with anyio.move_on_after(_APP_ROBOTS_TIMEOUT) as timer:
                 await self._app(sub, receive, send)
         except Exception:
             logger.warning("the app failed to serve its own robots.txt", exc_info=True)
-            return None
+            return _FAILED
         finally:
             finished.set()
+        if timer.cancelled_caught or status == 0 or status >= 500:
+            return _FAILED
         body = b"".join(chunks)
-        if status != 200 or "html" in content_type or body.lstrip()[:1] == b"<":
+        if not 200 <= status < 300 or "html" in content_type or body.lstrip()[:1] == b"<":
             return None  # no robots.txt, or a single-page app answering every path with HTML
         return body

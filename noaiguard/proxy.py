@@ -1,0 +1,490 @@
+"""The reverse proxy: noaiguard in front of any site that speaks HTTP.
+
+:func:`create_proxy_app` stacks three ASGI layers over one :class:`~noaiguard.upstream.Upstream`::
+
+    HealthEndpoint            answers the health path itself, never blocked by the policy
+      (HtmlReencoder)         only with proxy.reencode_html: gzip again after the tag went in
+        NoAIGuardMiddleware   the same engine and policy as in an app
+          ProxyApp            forwards the request and streams the response back
+
+:class:`ProxyApp` forwards exactly what it must and nothing else. The request target and headers
+go out byte for byte, except the hop-by-hop headers (RFC 9110 section 7.6.1, and any header the
+``Connection`` header names), ``Host`` (per ``proxy.host_header``) and the ``X-Forwarded-*``
+headers it adds. It never follows redirects and never decodes bodies, so compressed responses,
+ranges, conditional responses and every ``Set-Cookie`` line reach the client as the upstream sent
+them. It only ever connects to the one configured upstream, so it cannot be used as an open proxy;
+requests in absolute form for other hosts and ``CONNECT`` are refused outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+from .config import Config, ProxyConfig
+from .facts import RequestFacts
+from .guard import Guard
+from .middleware import NoAIGuardMiddleware
+from .upstream import Timeouts, Upstream, UpstreamResponse, UpstreamTransport
+
+logger = logging.getLogger("noaiguard.proxy")
+
+#: Headers that describe one connection, not the message (RFC 9110 section 7.6.1), plus Expect,
+#: which the server in front of the proxy has already answered.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"expect",
+    }
+)
+_FORWARDED = frozenset(
+    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+)
+_HOST = b"host"
+_CONTENT_LENGTH = b"content-length"
+_CONTENT_TYPE = b"content-type"
+_CONTENT_ENCODING = b"content-encoding"
+#: The request target in absolute or authority form, which uvicorn drops from the scope; recorded
+#: by :class:`noaiguard.serve.RequestTargetProtocol`.
+TARGET_EXTENSION = "noaiguard.request_target"
+#: Marks a response ProxyApp decompressed, for HtmlReencoder to compress again.
+_REENCODE = b"x-noaiguard-reencode"
+
+
+def _dropped(headers: Any) -> frozenset[bytes]:
+    """The hop-by-hop headers, plus those a ``Connection`` header names for this hop only."""
+    named = [value for name, value in headers if name.lower() == b"connection"]
+    if not named:
+        return HOP_BY_HOP
+    return HOP_BY_HOP | {
+        token.strip().lower() for value in named for token in value.split(b",") if token.strip()
+    }
+
+
+class _TooLarge(Exception):
+    """The request body went over proxy.max_request_bytes."""
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+def _error_page(status: int, title: str, text: str) -> tuple[RawHeaders, bytes]:
+    body = (
+        f"<!doctype html><html><head><title>{status} {title}</title></head>"
+        f"<body><h1>{status} {title}</h1><p>{text}</p></body></html>\n"
+    ).encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return headers, body
+
+
+_ERRORS = {
+    400: ("Bad Request", "This request cannot be forwarded."),
+    405: ("Method Not Allowed", "CONNECT is not supported: this is not a forward proxy."),
+    413: ("Content Too Large", "The request body is larger than this site accepts."),
+    421: ("Misdirected Request", "This server does not serve that host."),
+    502: ("Bad Gateway", "The site is not answering right now. Please try again shortly."),
+    503: ("Service Unavailable", "The site is busy right now. Please try again shortly."),
+    504: ("Gateway Timeout", "The site took too long to answer. Please try again shortly."),
+}
+
+
+class ProxyApp:
+    """Forwards each request to the upstream and streams the answer back."""
+
+    def __init__(self, upstream: Upstream, settings: ProxyConfig, guard: Guard | None = None):
+        self.upstream = upstream
+        self.settings = settings
+        self.guard = guard
+        host_header = settings.host_header
+        self._host: bytes | None = (
+            None
+            if host_header == "preserve"
+            else upstream.origin.host_header
+            if host_header == "upstream"
+            else host_header.encode("latin-1")
+        )
+        self._trusted = guard.trusted_proxies if guard is not None else None
+        self._hosts = frozenset(host.lower().encode("latin-1") for host in settings.hosts)
+        self._max_body = settings.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "not proxied"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.upstream.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- one request ----------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        if method == "CONNECT":
+            await self._fail(scope, send, 405)
+            return
+        target = (scope.get("extensions") or {}).get(TARGET_EXTENSION)
+        if target is not None and not self._own_absolute_target(target):
+            await self._fail(scope, send, 421)
+            return
+
+        headers, length, chunked = self._request_headers(scope)
+        if self._max_body and length is not None and length > self._max_body:
+            await self._fail(scope, send, 413)
+            return
+        body = self._body(receive) if chunked or length else None
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        query: bytes = scope.get("query_string", b"")
+        request_target = raw_path + b"?" + query if query else raw_path
+        try:
+            response = await self.upstream.request(
+                method.encode("ascii"), request_target, headers, body, chunked=chunked
+            )
+        except _TooLarge:
+            await self._fail(scope, send, 413)
+            return
+        except _ClientGone:
+            return
+        except httpx.PoolTimeout as exc:
+            await self._fail(scope, send, 503, str(exc))
+            return
+        except httpx.TimeoutException as exc:
+            await self._fail(scope, send, 504, str(exc))
+            return
+        except httpx.TransportError as exc:
+            await self._fail(scope, send, 502, str(exc))
+            return
+        await self._respond(response, method, receive, send)
+
+    def _own_absolute_target(self, target: bytes) -> bool:
+        """An absolute-form target is accepted only for a host the site lists as its own."""
+        if not self._hosts:
+            return False
+        rest = target.partition(b"://")[2]
+        authority = rest.split(b"/", 1)[0].split(b"?", 1)[0].lower()
+        host = authority.rsplit(b":", 1)[0] if authority.count(b":") == 1 else authority
+        return host in self._hosts or authority in self._hosts
+
+    def _request_headers(self, scope: Scope) -> tuple[RawHeaders, int | None, bool]:
+        """The headers to forward, the body's Content-Length, and whether it comes chunked."""
+        incoming = scope.get("headers") or ()
+        drop = _dropped(incoming)
+        client = scope.get("client")
+        peer = str(client[0]) if client else ""
+        trusted = self._trusted is not None and bool(peer) and self._trusted.trusts(peer)
+        headers: RawHeaders = []
+        host = b""
+        forwarded_for = b""
+        length: int | None = None
+        chunked = False
+        keep_forwarded: dict[bytes, bytes] = {}
+        for name, value in incoming:
+            lowered = name.lower()
+            if lowered in drop:
+                if lowered == b"transfer-encoding":
+                    chunked = True
+                continue
+            if lowered == _HOST:
+                host = value
+                continue
+            if lowered in _FORWARDED:
+                if lowered == b"x-forwarded-for":
+                    forwarded_for = value if not forwarded_for else forwarded_for + b", " + value
+                elif trusted:
+                    keep_forwarded[lowered] = value
+                continue
+            if lowered == _CONTENT_LENGTH:
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = None
+            headers.append((lowered, value))
+        headers.append((_HOST, self._host if self._host is not None else host or self._origin_host))
+        # X-Forwarded-For: the chain as received, plus the peer we saw (the upstream decides whom
+        # to believe); the others are ours unless a trusted proxy in front already set them.
+        peer_bytes = peer.encode("latin-1")
+        headers.append(
+            (
+                b"x-forwarded-for",
+                forwarded_for + b", " + peer_bytes if forwarded_for else peer_bytes,
+            )
+        )
+        headers.append(
+            (
+                b"x-forwarded-proto",
+                keep_forwarded.get(b"x-forwarded-proto", scope.get("scheme", "http").encode()),
+            )
+        )
+        if host or b"x-forwarded-host" in keep_forwarded:
+            headers.append((b"x-forwarded-host", keep_forwarded.get(b"x-forwarded-host", host)))
+        if b"forwarded" in keep_forwarded:
+            headers.append((b"forwarded", keep_forwarded[b"forwarded"]))
+        if chunked:
+            headers = [(k, v) for k, v in headers if k != _CONTENT_LENGTH]
+            headers.append((b"transfer-encoding", b"chunked"))
+            length = None
+        return headers, length, chunked
+
+    @property
+    def _origin_host(self) -> bytes:
+        return self.upstream.origin.host_header
+
+    async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
+        received = 0
+        limit = self._max_body
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if limit and received > limit:
+                raise _TooLarge
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def _respond(
+        self, response: UpstreamResponse, method: str, receive: Receive, send: Send
+    ) -> None:
+        drop = _dropped(response.headers)
+        headers = [(k, v) for k, v in response.headers if k not in drop]
+        decoder = self._html_decoder(headers) if self.settings.reencode_html else None
+        if decoder is not None:
+            headers = [(k, v) for k, v in headers if k not in (_CONTENT_ENCODING, _CONTENT_LENGTH)]
+            headers.append((_REENCODE, b"gzip"))
+        watcher: asyncio.Task[None] | None = None
+        try:
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            if method == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+                return
+            chunk = await response.read()
+            if not response.finished:
+                # A body that keeps coming: stop reading it if the client goes away.
+                watcher = asyncio.ensure_future(_watch_disconnect(receive, response))
+            while True:
+                finished = response.finished
+                if decoder is not None:
+                    chunk = decoder.decompress(chunk) + (decoder.flush() if finished else b"")
+                await send({"type": "http.response.body", "body": chunk, "more_body": not finished})
+                if finished:
+                    return
+                chunk = await response.read()
+        except httpx.TransportError as exc:
+            logger.warning("the upstream failed in the middle of a response: %s", exc)
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            if response.finished:
+                await response.aclose()
+            else:
+                response.abort()
+
+    def _html_decoder(self, headers: RawHeaders) -> Any:
+        """A decompressor for compressed HTML, when the config asks to re-encode it."""
+        content_type = encoding = b""
+        for name, value in headers:
+            if name == _CONTENT_TYPE:
+                content_type = value.lower()
+            elif name == _CONTENT_ENCODING:
+                encoding = value.strip().lower()
+        if not content_type.startswith(b"text/html") or not encoding:
+            return None
+        if encoding in (b"gzip", b"x-gzip"):
+            return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        if encoding == b"deflate":
+            return zlib.decompressobj()
+        if encoding == b"br":
+            try:
+                import brotli  # type: ignore[import-not-found]
+            except ImportError:
+                return None
+            return _BrotliDecoder(brotli.Decompressor())
+        return None
+
+    async def _fail(self, scope: Scope, send: Send, status: int, detail: str = "") -> None:
+        """A short error page, and an event for failures of the upstream."""
+        title, text = _ERRORS[status]
+        headers, body = _error_page(status, title, text)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
+        )
+        if status >= 500 and self.guard is not None:
+            logger.warning("%s %s: %s", status, scope.get("path"), detail or title)
+            facts = RequestFacts.from_scope(scope, self.guard.trusted_proxies)
+            decision = (scope.get("state") or {}).get("noaiguard")
+            self.guard.record_failure(facts, decision, status=status, reason=detail or title)
+
+
+class _BrotliDecoder:
+    def __init__(self, decompressor: Any) -> None:
+        self._decompressor = decompressor
+
+    def decompress(self, data: bytes) -> bytes:
+        result: bytes = self._decompressor.process(data)
+        return result
+
+    def flush(self) -> bytes:
+        return b""
+
+
+async def _watch_disconnect(receive: Receive, response: UpstreamResponse) -> None:
+    """Abort the upstream response as soon as the client disconnects."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            response.abort()
+            return
+
+
+class HtmlReencoder:
+    """Compresses again, with gzip, the HTML that ProxyApp decompressed for the meta tag."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        compressor: Any = None
+
+        async def send_encoded(message: Message) -> None:
+            nonlocal compressor
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                if any(name == _REENCODE for name, _ in headers):
+                    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+                    message["headers"] = [
+                        (k, v) for k, v in headers if k not in (_REENCODE, _CONTENT_LENGTH)
+                    ] + [(_CONTENT_ENCODING, b"gzip")]
+            elif message["type"] == "http.response.body" and compressor is not None:
+                data = compressor.compress(message.get("body", b""))
+                if not message.get("more_body", False):
+                    data += compressor.flush()
+                else:
+                    data += compressor.flush(zlib.Z_SYNC_FLUSH)
+                message = {**message, "body": data}
+            await send(message)
+
+        await self.app(scope, receive, send_encoded)
+
+
+class HealthEndpoint:
+    """``GET <health_path>``: 200 when the upstream answers (with any status), 503 when not.
+
+    The answer is kept for a second, so a load balancer polling many times a second does not
+    become load on the upstream.
+    """
+
+    def __init__(self, app: ASGIApp, upstream: Upstream, path: str, *, ttl: float = 1.0) -> None:
+        self.app = app
+        self.path = path
+        self._origin = str(upstream.origin)
+        self._client = httpx.AsyncClient(
+            transport=UpstreamTransport(upstream), timeout=upstream.timeouts.connect
+        )
+        self._ttl = ttl
+        self._last: tuple[float, bool, str] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        up, detail = await self._probe()
+        body = json.dumps(
+            {"status": "ok" if up else "upstream-down", "upstream": self._origin, "detail": detail}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if up else 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+    async def _probe(self) -> tuple[bool, str]:
+        now = time.monotonic()
+        last = self._last
+        if last is not None and now - last[0] < self._ttl:
+            return last[1], last[2]
+        try:
+            response = await self._client.request("HEAD", self._origin + "/")
+            up, detail = True, f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            up, detail = False, f"{type(exc).__name__}: {exc}"
+        self._last = (now, up, detail)
+        return up, detail
+
+
+def create_proxy_app(config: Config, *, upstream_url: str | None = None) -> ASGIApp:
+    """The whole proxy for ``config``: health endpoint, guard, and the forwarding app.
+
+    Raises ValueError when no upstream is given, here or in ``config.proxy.upstream``.
+    """
+    settings = config.proxy
+    url = upstream_url or settings.upstream
+    if not url:
+        raise ValueError("no upstream: give --upstream or proxy.upstream in the config")
+    limits, timeouts = settings.limits, settings.timeouts
+    upstream = Upstream(
+        url,
+        max_connections=limits.max_connections,
+        max_idle=limits.max_idle,
+        idle_seconds=limits.idle_seconds,
+        timeouts=Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool),
+    )
+    guard = Guard(config)
+    app: ASGIApp = ProxyApp(upstream, settings, guard)
+    if settings.reencode_html:
+        app = NoAIGuardMiddleware(app, guard=guard)
+        app = HtmlReencoder(app)
+    else:
+        app = NoAIGuardMiddleware(app, guard=guard)
+    if settings.health_path:
+        app = HealthEndpoint(app, upstream, settings.health_path)
+    return app
