@@ -332,7 +332,7 @@ class ProxyApp:
             return zlib.decompressobj()
         if encoding == b"br":
             try:
-                import brotli  # type: ignore[import-not-found]
+                import brotli
             except ImportError:
                 return None
             return _BrotliDecoder(brotli.Decompressor())
