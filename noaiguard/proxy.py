@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+from .backends import EventStore
 from .config import Config, ProxyConfig
 from .facts import RequestFacts
 from .guard import Guard
@@ -61,7 +62,8 @@ _CONTENT_LENGTH = b"content-length"
 _CONTENT_TYPE = b"content-type"
 _CONTENT_ENCODING = b"content-encoding"
 #: The request target in absolute or authority form, which uvicorn drops from the scope; recorded
-#: by :class:`noaiguard.serve.RequestTargetProtocol`.
+#: by :class:`noaiguard._httpprotocol.RequestTargetProtocol` (the same string, kept here so that
+#: this module does not need uvicorn).
 TARGET_EXTENSION = "noaiguard.request_target"
 #: Marks a response ProxyApp decompressed, for HtmlReencoder to compress again.
 _REENCODE = b"x-noaiguard-reencode"
@@ -461,9 +463,12 @@ class HealthEndpoint:
         return up, detail
 
 
-def create_proxy_app(config: Config, *, upstream_url: str | None = None) -> ASGIApp:
+def create_proxy_app(
+    config: Config, *, upstream_url: str | None = None, store: EventStore | None = None
+) -> ASGIApp:
     """The whole proxy for ``config``: health endpoint, guard, and the forwarding app.
 
+    ``store`` replaces the store ``config.store.url`` names (tests pass an in-memory one).
     Raises ValueError when no upstream is given, here or in ``config.proxy.upstream``.
     """
     settings = config.proxy
@@ -478,7 +483,7 @@ def create_proxy_app(config: Config, *, upstream_url: str | None = None) -> ASGI
         idle_seconds=limits.idle_seconds,
         timeouts=Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool),
     )
-    guard = Guard(config)
+    guard = Guard(config, store=store)
     app: ASGIApp = ProxyApp(upstream, settings, guard)
     if settings.reencode_html:
         app = NoAIGuardMiddleware(app, guard=guard)

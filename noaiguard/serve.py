@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ._types import ASGIApp
 from .config import Config, load_config
@@ -31,19 +31,7 @@ def _have(module: str) -> bool:
 def _http_protocol() -> Any:
     if not _have("httptools"):
         return "h11"
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    from .proxy import TARGET_EXTENSION
-
-    class RequestTargetProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, keeping a request target that is not a plain path."""
-
-        def on_headers_complete(self) -> None:
-            target: bytes = self.url
-            if target[:1] != b"/" and target != b"*":
-                extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
-                extensions[TARGET_EXTENSION] = target
-            super().on_headers_complete()
+    from ._httpprotocol import RequestTargetProtocol
 
     return RequestTargetProtocol
 

@@ -246,6 +246,15 @@ class _Connection(asyncio.Protocol):
         finally:
             self._data_waiter = None
 
+    def detach(self) -> None:
+        """The exchange is over: nobody will await its futures any more."""
+        future = self.headers_ready
+        if future is not None:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()  # mark a failure as seen: it was handled by the caller
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -469,6 +478,8 @@ class Upstream:
 
     def _release(self, conn: _Connection | None, *, reusable: bool) -> None:
         """Take a connection back; hand it (or its slot) to the next waiter if there is one."""
+        if conn is not None:
+            conn.detach()
         if (
             conn is not None
             and reusable

@@ -54,10 +54,10 @@ def make_guard(memory_store: MemoryEventStore) -> Iterator[Callable[..., Guard]]
 
 
 @asynccontextmanager
-async def live_server(app: ASGIApp, **options: object) -> AsyncIterator[str]:
-    """Run ``app`` under a real uvicorn server on 127.0.0.1 and a free port; yield its URL."""
+async def live_server(app: ASGIApp, port: int = 0, **options: object) -> AsyncIterator[str]:
+    """Run ``app`` under a real uvicorn server on 127.0.0.1 (a free port unless given)."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="auto", **options
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto", **options
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
