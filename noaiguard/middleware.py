@@ -40,6 +40,7 @@ _CONTENT_TYPE = b"content-type"
 _CONTENT_ENCODING = b"content-encoding"
 _CONTENT_LENGTH = b"content-length"
 _READ = ("GET", "HEAD")
+_ALLOW = Action.ALLOW
 _ROBOTS_PATH = "/robots.txt"
 _MAX_APP_ROBOTS = 512 * 1024
 _APP_ROBOTS_HOSTS = 64
@@ -80,6 +81,11 @@ class NoAIGuardMiddleware:
         self._meta_tag = meta_tag(guard.meta_directives) if guard.meta_directives else b""
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
+        # The header every response gets when no per-path or per-type rule applies.
+        self._default_pair = (
+            guard.x_robots_tag.header_for("/", b"") if not guard.x_robots_tag.has_rules else None
+        )
+        self._decide_by_user_agent = guard.decide_by_user_agent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,8 +107,8 @@ class NoAIGuardMiddleware:
             else:
                 # The fast path: most clients' decision depends on their User-Agent alone and
                 # is cached; an allowed one needs no RequestFacts at all.
-                decision = guard.decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-                if decision is None or decision.action is not Action.ALLOW:
+                decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
+                if decision is None or decision.action is not _ALLOW:
                     facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
                     if decision is None:
                         decision = guard.inspect(facts)
@@ -121,7 +127,7 @@ class NoAIGuardMiddleware:
             scope["state"] = state = {}
         state["noaiguard"] = decision
 
-        if decision.action is Action.ALLOW:
+        if decision.action is _ALLOW:
             await self.app(scope, receive, self._signaling_send(send, path, method, None))
             return
         assert facts is not None  # built for every decision that is not a plain allow
@@ -175,6 +181,10 @@ class NoAIGuardMiddleware:
         the common case (a body that is not being rewritten) is handled first.
         """
         guard = self.guard
+        x_robots = guard.x_robots_tag
+        default_pair = self._default_pair
+        may_inject = bool(self._meta_tag) and method != "HEAD"
+        excluded = guard.meta_excluded.matches
         held: Message | None = None  # the start of an HTML response, held until the tag is placed
         injector: HeadInjector | None = None  # made only when the fast path cannot place it
         length_index = -1
@@ -219,22 +229,36 @@ class NoAIGuardMiddleware:
                 if injector.done:
                     injector = None
             elif kind == "http.response.start":
-                headers = list(message.get("headers") or ())
-                content_type, encoding, length_index, has_tag = _scan_headers(headers)
+                raw = message.get("headers") or ()
+                content_type = encoding = b""
+                has_tag = False
+                for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
+                    if name == _CONTENT_TYPE:
+                        content_type = value
+                    elif name == _CONTENT_LENGTH:
+                        length_index = index
+                    elif name == _CONTENT_ENCODING:
+                        encoding = value
+                    elif name == X_ROBOTS_TAG:
+                        has_tag = True
                 if has_tag:
+                    headers = list(raw)
                     media_type = content_type.decode("latin-1")
-                    directives = guard.x_robots_tag.directives_for(path, media_type)
-                    merge_x_robots_tag(headers, directives)
+                    merge_x_robots_tag(headers, x_robots.directives_for(path, media_type))
                 else:
-                    pair = guard.x_robots_tag.header_for(path, content_type)
-                    if pair is not None:
-                        headers.append(pair)
+                    pair = default_pair or x_robots.header_for(path, content_type)
+                    headers = [*raw, pair] if pair is not None else list(raw)
                 message["headers"] = headers
                 status = message.get("status", 200)
                 if outcome is not None:
                     outcome.status = status
                     outcome.x_robots_tag = _header_value(headers, X_ROBOTS_TAG)
-                if status == 200 and self._may_inject(path, method, content_type, encoding):
+                if (
+                    status == 200
+                    and may_inject
+                    and self._injectable(content_type, encoding)
+                    and not excluded(path)
+                ):
                     held = message
                     return
                 await send(message)
@@ -248,20 +272,14 @@ class NoAIGuardMiddleware:
 
         return send_with_signals
 
-    def _may_inject(self, path: str, method: str, content_type: bytes, encoding: bytes) -> bool:
-        """Whether a 200 response gets the meta tag: uncompressed HTML, not HEAD, not excluded."""
-        if not self._meta_tag or method == "HEAD":
-            return False
+    def _injectable(self, content_type: bytes, encoding: bytes) -> bool:
+        """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
         is_html = self._html_types.get(content_type)
         if is_html is None:
             is_html = _is_injectable_html(content_type)
             if len(self._html_types) < 256:
                 self._html_types[content_type] = is_html
-        if not is_html:
-            return False
-        if encoding and encoding.strip().lower() != b"identity":
-            return False  # compressed: leave the bytes alone, the header still applies
-        return not self.guard.meta_excluded.matches(path)
+        return is_html and (not encoding or encoding.strip().lower() == b"identity")
 
     async def _serve_robots(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         robots = self.guard.robots
@@ -303,24 +321,6 @@ def _is_injectable_html(content_type: bytes) -> bool:
     """``text/html`` in an encoding where an ASCII tag is ASCII (not UTF-16 or UTF-32)."""
     media_type, _, params = content_type.decode("latin-1").lower().partition(";")
     return media_type.strip() == "text/html" and "utf-16" not in params and "utf-32" not in params
-
-
-def _scan_headers(headers: RawHeaders) -> tuple[bytes, bytes, int, bool]:
-    """Content type, content encoding, index of Content-Length, and whether X-Robots-Tag is set."""
-    content_type = encoding = b""
-    length_index = -1
-    has_tag = False
-    for index, (name, value) in enumerate(headers):
-        lowered = name.lower()
-        if lowered == _CONTENT_TYPE:
-            content_type = value
-        elif lowered == _CONTENT_LENGTH:
-            length_index = index
-        elif lowered == _CONTENT_ENCODING:
-            encoding = value
-        elif lowered == X_ROBOTS_TAG:
-            has_tag = True
-    return content_type, encoding, length_index, has_tag
 
 
 def _fix_length(start: Message, length_index: int, delta: int) -> None:

@@ -70,13 +70,16 @@ _REENCODE = b"x-noaiguard-reencode"
 
 
 def _dropped(headers: Any) -> frozenset[bytes]:
-    """The hop-by-hop headers, plus those a ``Connection`` header names for this hop only."""
-    named = [value for name, value in headers if name.lower() == b"connection"]
-    if not named:
-        return HOP_BY_HOP
-    return HOP_BY_HOP | {
-        token.strip().lower() for value in named for token in value.split(b",") if token.strip()
-    }
+    """The hop-by-hop headers, plus those a ``Connection`` header names for this hop only.
+
+    Header names arrive in lower case on both sides: uvicorn lowers the client's, the upstream
+    client lowers the upstream's.
+    """
+    extra: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            extra.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return HOP_BY_HOP | extra if extra else HOP_BY_HOP
 
 
 class _TooLarge(Exception):
@@ -212,26 +215,25 @@ class ProxyApp:
         chunked = False
         keep_forwarded: dict[bytes, bytes] = {}
         for name, value in incoming:
-            lowered = name.lower()
-            if lowered in drop:
-                if lowered == b"transfer-encoding":
+            if name in drop:
+                if name == b"transfer-encoding":
                     chunked = True
                 continue
-            if lowered == _HOST:
+            if name == _HOST:
                 host = value
                 continue
-            if lowered in _FORWARDED:
-                if lowered == b"x-forwarded-for":
+            if name in _FORWARDED:
+                if name == b"x-forwarded-for":
                     forwarded_for = value if not forwarded_for else forwarded_for + b", " + value
                 elif trusted:
-                    keep_forwarded[lowered] = value
+                    keep_forwarded[name] = value
                 continue
-            if lowered == _CONTENT_LENGTH:
+            if name == _CONTENT_LENGTH:
                 try:
                     length = int(value)
                 except ValueError:
                     length = None
-            headers.append((lowered, value))
+            headers.append((name, value))
         headers.append((_HOST, self._host if self._host is not None else host or self._origin_host))
         # X-Forwarded-For: the chain as received, plus the peer we saw (the upstream decides whom
         # to believe); the others are ours unless a trusted proxy in front already set them.

@@ -110,6 +110,10 @@ class XRobotsTag:
     def _rules_for_path(self, path: str) -> tuple[_Rule, ...]:
         return tuple(rule for rule in self._rules if not rule.paths or rule.paths.matches(path))
 
+    @property
+    def has_rules(self) -> bool:
+        return bool(self._rules)
+
     def header_for(self, path: str, content_type: bytes = b"") -> tuple[bytes, bytes] | None:
         """The whole ``X-Robots-Tag`` header for a response that has none of its own."""
         if not self._rules:

@@ -38,6 +38,7 @@ _MARKUP = re.compile(
     re.DOTALL | re.VERBOSE,
 )
 _INCOMPLETE = frozenset({"open_comment", "open_decl", "open_tag"})
+_ROBOTS = re.compile(b"robots")  # a literal search: faster than `in` on these sizes
 
 # Possessive quantifiers (Python 3.11+): runs are taken whole and never backtracked into.
 _ATTRS = rb"""(?:\s(?:[^>"']++|"[^"]*+"|'[^']*+')*+)?"""
@@ -81,7 +82,8 @@ def usual_head_end(data: bytes, lookahead: int, complete: bool) -> int | None:
     if start is None:
         return None
     head_end = start.end()
-    if b"robots" in data[head_end:lookahead].lower():
+    window = data if len(data) <= lookahead else data[:lookahead]
+    if _ROBOTS.search(window.lower(), head_end):
         return None
     return head_end
 
