@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -55,6 +55,8 @@ class NoAIGuardMiddleware:
     ``config`` is a path to a YAML file, a :class:`~noaiguard.config.Config`, or None for the
     built-in defaults; pass ``guard`` instead to share one engine between several front doors.
     A broken config raises :class:`~noaiguard.errors.ConfigError` here, before anything is served.
+    ``endpoints`` maps paths to ASGI apps that answer them before any policy applies (the
+    proxy's health check).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class NoAIGuardMiddleware:
         config: str | os.PathLike[str] | Config | None = None,
         *,
         guard: Guard | None = None,
+        endpoints: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         if guard is None:
             if config is None or isinstance(config, Config):
@@ -71,6 +74,7 @@ class NoAIGuardMiddleware:
                 guard = Guard(load_config(os.fspath(config)))
         self.app = app
         self.guard = guard
+        self._endpoints = dict(endpoints or {})
         self._block = BlockResponder(guard.config.policy.block)
         self._app_robots = (
             _AppRobots(app, guard.config.signals.robots_txt.app_cache_seconds)
@@ -98,6 +102,9 @@ class NoAIGuardMiddleware:
         # HTTP, inline rather than in a method of its own: one coroutine less per request.
         guard = self.guard
         path: str = scope.get("path") or "/"
+        if self._endpoints and path in self._endpoints:
+            await self._endpoints[path](scope, receive, send)
+            return
         method: str = scope.get("method", "GET")
         facts: RequestFacts | None = None
         decision: Decision | None = None

@@ -1,11 +1,10 @@
 """The reverse proxy: noaiguard in front of any site that speaks HTTP.
 
-:func:`create_proxy_app` stacks three ASGI layers over one :class:`~noaiguard.upstream.Upstream`::
+:func:`create_proxy_app` stacks these ASGI layers over one :class:`~noaiguard.upstream.Upstream`::
 
-    HealthEndpoint            answers the health path itself, never blocked by the policy
-      (HtmlReencoder)         only with proxy.reencode_html: gzip again after the tag went in
-        NoAIGuardMiddleware   the same engine and policy as in an app
-          ProxyApp            forwards the request and streams the response back
+    (HtmlReencoder)           only with proxy.reencode_html: gzip again after the tag went in
+      NoAIGuardMiddleware     the same engine and policy as in an app; it answers the health
+        ProxyApp              path (HealthEndpoint) before any policy applies, forwards the rest
 
 :class:`ProxyApp` forwards exactly what it must and nothing else. The request target and headers
 go out byte for byte, except the hop-by-hop headers (RFC 9110 section 7.6.1, and any header the
@@ -412,15 +411,14 @@ class HtmlReencoder:
 
 
 class HealthEndpoint:
-    """``GET <health_path>``: 200 when the upstream answers (with any status), 503 when not.
+    """The health path: 200 when the upstream answers (with any status), 503 when not.
 
-    The answer is kept for a second, so a load balancer polling many times a second does not
-    become load on the upstream.
+    The middleware routes the path here before any policy applies, so a load balancer is never
+    refused. The answer is kept for a second, so a load balancer polling many times a second does
+    not become load on the upstream.
     """
 
-    def __init__(self, app: ASGIApp, upstream: Upstream, path: str, *, ttl: float = 1.0) -> None:
-        self.app = app
-        self.path = path
+    def __init__(self, upstream: Upstream, *, ttl: float = 1.0) -> None:
         self._origin = str(upstream.origin)
         self._client = httpx.AsyncClient(
             transport=UpstreamTransport(upstream), timeout=upstream.timeouts.connect
@@ -429,9 +427,6 @@ class HealthEndpoint:
         self._last: tuple[float, bool, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
         up, detail = await self._probe()
         body = json.dumps(
             {"status": "ok" if up else "upstream-down", "upstream": self._origin, "detail": detail}
@@ -486,12 +481,8 @@ def create_proxy_app(
         timeouts=Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool),
     )
     guard = Guard(config, store=store)
-    app: ASGIApp = ProxyApp(upstream, settings, guard)
-    if settings.reencode_html:
-        app = NoAIGuardMiddleware(app, guard=guard)
-        app = HtmlReencoder(app)
-    else:
-        app = NoAIGuardMiddleware(app, guard=guard)
-    if settings.health_path:
-        app = HealthEndpoint(app, upstream, settings.health_path)
-    return app
+    endpoints = {settings.health_path: HealthEndpoint(upstream)} if settings.health_path else {}
+    app: ASGIApp = NoAIGuardMiddleware(
+        ProxyApp(upstream, settings, guard), guard=guard, endpoints=endpoints
+    )
+    return HtmlReencoder(app) if settings.reencode_html else app
