@@ -30,8 +30,8 @@ from .config import Action, Config, load_config
 from .facts import RequestFacts
 from .guard import Guard
 from .policy import Decision
-from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
-from .signals.html import HeadInjector, meta_tag, usual_head_end
+from .signals.headers import merge_x_robots_tag
+from .signals.response import Outcome, ResponseSignals, SignalingSend
 
 logger = logging.getLogger("noaiguard.middleware")
 
@@ -81,13 +81,15 @@ class NoAIGuardMiddleware:
             if guard.robots is not None and guard.config.signals.robots_txt.merge_app
             else None
         )
-        self._html_lookahead = guard.config.signals.html_meta.max_lookahead
-        self._meta_tag = meta_tag(guard.meta_directives) if guard.meta_directives else b""
-        # Content-Type value -> whether such a response may get the meta tag.
-        self._html_types: dict[bytes, bool] = {}
-        # The header every response gets when no per-path or per-type rule applies.
-        self._default_pair = (
-            guard.x_robots_tag.header_for("/", b"") if not guard.x_robots_tag.has_rules else None
+        self._signals = ResponseSignals(
+            guard.x_robots_tag,
+            guard.meta_directives,
+            guard.meta_excluded,
+            guard.config.signals.html_meta.max_lookahead,
+        )
+        # The paths answered before any policy applies: robots.txt and the given endpoints.
+        self._own_paths = frozenset(self._endpoints) | (
+            {_ROBOTS_PATH} if guard.robots is not None else frozenset()
         )
         self._decide_by_user_agent = guard.decide_by_user_agent
 
@@ -99,51 +101,50 @@ class NoAIGuardMiddleware:
                 await self.app(scope, receive, send)
             return
 
-        # HTTP, inline rather than in a method of its own: one coroutine less per request.
-        guard = self.guard
+        # The fast path, inline: most clients' decision depends on their User-Agent alone and is
+        # cached, and an allowed one needs no RequestFacts and no coroutine beyond this one.
         path: str = scope.get("path") or "/"
-        if self._endpoints and path in self._endpoints:
-            await self._endpoints[path](scope, receive, send)
+        if path in self._own_paths and await self._serve_own_path(scope, receive, send, path):
             return
-        method: str = scope.get("method", "GET")
-        facts: RequestFacts | None = None
-        decision: Decision | None = None
         try:
-            if path == _ROBOTS_PATH and guard.robots is not None and method in _READ:
-                facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
-            else:
-                # The fast path: most clients' decision depends on their User-Agent alone and
-                # is cached; an allowed one needs no RequestFacts at all.
-                decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-                if decision is None or decision.action is not _ALLOW:
-                    facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
-                    if decision is None:
-                        decision = guard.inspect(facts)
+            decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
         except Exception:
-            logger.exception("noaiguard failed on a request; letting it through")
-            scope.setdefault("state", {})["noaiguard"] = None
-            await self.app(scope, receive, send)
+            await self._let_through(scope, receive, send)
             return
-        if decision is None:
-            assert facts is not None
-            await self._serve_robots(scope, facts, send)
+        if decision is not None and decision.action is _ALLOW:
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = state = {}
+            state["noaiguard"] = decision
+            method: str = scope.get("method", "GET")
+            await self.app(scope, receive, SignalingSend(self._signals, send, path, method))
             return
+        await self._enforce(scope, receive, send, path, decision)
 
-        state = scope.get("state")
-        if state is None:
-            scope["state"] = state = {}
-        state["noaiguard"] = decision
-
+    async def _enforce(
+        self, scope: Scope, receive: Receive, send: Send, path: str, decision: Decision | None
+    ) -> None:
+        """The rest of the decisions: those that need the full request, refusals, logging."""
+        guard = self.guard
+        try:
+            facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
+            if decision is None:
+                decision = guard.inspect(facts)
+        except Exception:
+            await self._let_through(scope, receive, send)
+            return
+        scope.setdefault("state", {})["noaiguard"] = decision
         if decision.action is _ALLOW:
-            await self.app(scope, receive, self._signaling_send(send, path, method, None))
+            await self.app(scope, receive, SignalingSend(self._signals, send, path, facts.method))
             return
-        assert facts is not None  # built for every decision that is not a plain allow
         if decision.effective_action is Action.BLOCK:
             await self._refuse(facts, decision, send)
             return
-        outcome = _Outcome()
+        outcome = Outcome()
         try:
-            await self.app(scope, receive, self._signaling_send(send, path, method, outcome))
+            await self.app(
+                scope, receive, SignalingSend(self._signals, send, path, facts.method, outcome)
+            )
         finally:
             guard.record(
                 facts,
@@ -152,6 +153,28 @@ class NoAIGuardMiddleware:
                 bytes_sent=outcome.bytes_sent,
                 x_robots_tag=outcome.x_robots_tag,
             )
+
+    async def _serve_own_path(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
+        """Answer an endpoint's path, or robots.txt; False when the request is not for us."""
+        endpoint = self._endpoints.get(path)
+        if endpoint is not None:
+            await endpoint(scope, receive, send)
+            return True
+        if scope.get("method", "GET") not in _READ:  # a POST to /robots.txt is the app's
+            return False
+        try:
+            facts = RequestFacts.from_scope(scope, self.guard.trusted_proxies)
+        except Exception:
+            await self._let_through(scope, receive, send)
+            return True
+        await self._serve_robots(scope, facts, send)
+        return True
+
+    async def _let_through(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """noaiguard failed on this request: log it and serve the request untouched."""
+        logger.exception("noaiguard failed on a request; letting it through")
+        scope.setdefault("state", {})["noaiguard"] = None
+        await self.app(scope, receive, send)
 
     # -- lifespan -------------------------------------------------------------------------
 
@@ -180,114 +203,6 @@ class NoAIGuardMiddleware:
             x_robots_tag=served,
         )
 
-    def _signaling_send(self, send: Send, path: str, method: str, outcome: _Outcome | None) -> Send:
-        """The ``send`` the app gets for one request: it adds ``X-Robots-Tag`` to the response
-        start, injects the meta tag into HTML, and fills ``outcome`` when one is given.
-
-        Per-request state lives in this closure; it runs for every message of every response, so
-        the common case (a body that is not being rewritten) is handled first.
-        """
-        guard = self.guard
-        x_robots = guard.x_robots_tag
-        default_pair = self._default_pair
-        may_inject = bool(self._meta_tag) and method != "HEAD"
-        excluded = guard.meta_excluded.matches
-        held: Message | None = None  # the start of an HTML response, held until the tag is placed
-        injector: HeadInjector | None = None  # made only when the fast path cannot place it
-        length_index = -1
-
-        async def send_with_signals(message: Message) -> None:
-            nonlocal held, injector, length_index
-            kind = message["type"]
-            if kind == "http.response.body":
-                if held is None and injector is None:
-                    if outcome is not None:
-                        outcome.bytes_sent += len(message.get("body", b""))
-                    await send(message)
-                    return
-                body = message.get("body", b"")
-                more = message.get("more_body", False)
-                if injector is None:
-                    offset = usual_head_end(body, self._html_lookahead, complete=not more)
-                    if offset is not None:  # an ordinary page: no scanner needed
-                        assert held is not None
-                        _fix_length(held, length_index, len(self._meta_tag))
-                        await send(held)
-                        held = None
-                        out = body[:offset] + self._meta_tag + body[offset:]
-                        if outcome is not None:
-                            outcome.bytes_sent += len(out)
-                        await send({"type": "http.response.body", "body": out, "more_body": more})
-                        return
-                    injector = HeadInjector(
-                        guard.meta_directives, self._html_lookahead, self._meta_tag
-                    )
-                out = injector.feed(body)
-                if not more:
-                    out += injector.finish()
-                if injector.done and held is not None:
-                    _fix_length(held, length_index, injector.delta)
-                    await send(held)
-                    held = None
-                if held is None and (out or not more):
-                    if outcome is not None:
-                        outcome.bytes_sent += len(out)
-                    await send({"type": "http.response.body", "body": out, "more_body": more})
-                if injector.done:
-                    injector = None
-            elif kind == "http.response.start":
-                raw = message.get("headers") or ()
-                content_type = encoding = b""
-                has_tag = False
-                for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
-                    if name == _CONTENT_TYPE:
-                        content_type = value
-                    elif name == _CONTENT_LENGTH:
-                        length_index = index
-                    elif name == _CONTENT_ENCODING:
-                        encoding = value
-                    elif name == X_ROBOTS_TAG:
-                        has_tag = True
-                if has_tag:
-                    headers = list(raw)
-                    media_type = content_type.decode("latin-1")
-                    merge_x_robots_tag(headers, x_robots.directives_for(path, media_type))
-                else:
-                    pair = default_pair or x_robots.header_for(path, content_type)
-                    headers = [*raw, pair] if pair is not None else list(raw)
-                message["headers"] = headers
-                status = message.get("status", 200)
-                if outcome is not None:
-                    outcome.status = status
-                    outcome.x_robots_tag = _header_value(headers, X_ROBOTS_TAG)
-                if (
-                    status == 200
-                    and may_inject
-                    and self._injectable(content_type, encoding)
-                    and not excluded(path)
-                ):
-                    held = message
-                    return
-                await send(message)
-            else:
-                # pathsend, trailers...: the body cannot be rewritten; send what is held as it was.
-                if held is not None:
-                    await send(held)
-                    held = None
-                injector = None
-                await send(message)
-
-        return send_with_signals
-
-    def _injectable(self, content_type: bytes, encoding: bytes) -> bool:
-        """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
-        is_html = self._html_types.get(content_type)
-        if is_html is None:
-            is_html = _is_injectable_html(content_type)
-            if len(self._html_types) < 256:
-                self._html_types[content_type] = is_html
-        return is_html and (not encoding or encoding.strip().lower() == b"identity")
-
     async def _serve_robots(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         robots = self.guard.robots
         assert robots is not None
@@ -305,46 +220,12 @@ class NoAIGuardMiddleware:
         await send({"type": "http.response.body", "body": b"" if facts.method == "HEAD" else body})
 
 
-class _Outcome:
-    """What a logged request was served, filled in by its ``send`` for the event."""
-
-    __slots__ = ("bytes_sent", "status", "x_robots_tag")
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.bytes_sent = 0
-        self.x_robots_tag = ""
-
-
 def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The raw User-Agent header (the length test keeps lower-casing off the other headers)."""
     for name, value in headers:
         if len(name) == 10 and name.lower() == _USER_AGENT:
             return bytes(value)
     return b""
-
-
-def _is_injectable_html(content_type: bytes) -> bool:
-    """``text/html`` in an encoding where an ASCII tag is ASCII (not UTF-16 or UTF-32)."""
-    media_type, _, params = content_type.decode("latin-1").lower().partition(";")
-    return media_type.strip() == "text/html" and "utf-16" not in params and "utf-32" not in params
-
-
-def _fix_length(start: Message, length_index: int, delta: int) -> None:
-    """Add ``delta`` injected bytes to the Content-Length of a held response start."""
-    if not delta or length_index < 0:
-        return
-    headers = start["headers"]
-    name, value = headers[length_index]
-    try:
-        length = int(value)
-    except ValueError:
-        return
-    headers[length_index] = (name, str(length + delta).encode("ascii"))
-
-
-def _header_value(headers: RawHeaders, name: bytes) -> str:
-    return ", ".join(v.decode("latin-1") for k, v in headers if k.lower() == name)
 
 
 _FAILED = object()  # the app's robots.txt could not be read this time

@@ -17,7 +17,7 @@ released and the rest of the page passes through untouched. :attr:`HeadInjector.
 how many bytes were added, so the middleware can keep ``Content-Length`` right.
 
 Nothing past the look-ahead window is ever read. That is what lets :func:`usual_head_end` place
-the tag in an ordinary page with one match and one search instead of a scan, with the same result.
+the tag in an ordinary page with a few searches instead of a scan, with the same result.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ _RAW_TEXT = {
     for name in (b"script", b"style", b"title", b"textarea")
 }
 
+#: A comment or raw-text element starting, and what ends each (lower case), for usual_head_end.
+_RAW_TEXT_START = re.compile(rb"<(!--|script|style|title|textarea)")
+_RAW_TEXT_END = {b"!--": re.compile(b"-->"), **_RAW_TEXT}
+
 _FIND_ANCHOR, _IN_HEAD = 0, 1
 
 
@@ -70,22 +74,84 @@ def meta_tag(directives: tuple[str, ...]) -> bytes:
 def usual_head_end(data: bytes, lookahead: int, complete: bool) -> int | None:
     """Where the tag goes in the common page, found without scanning: the injector's fast path.
 
-    It answers when ``data`` starts the usual way (doctype, ``<html>``, ``<head>``) and the word
-    "robots" does not occur in the look-ahead window after ``<head>``: then no robots meta can be
-    there to merge with, and the scan would put the tag in this same place. It needs the whole
-    window (or the whole page, ``complete``); otherwise, or when it cannot tell, it returns None
-    and the scan decides.
+    It answers when ``data`` starts the usual way (doctype, ``<html>``, ``<head>``) and no robots
+    meta can be in the head to merge with: then the scan would put the tag in this same place,
+    right after ``<head>``. That is known in one of two ways:
+
+    * the head visibly ends: ``</head>`` follows within the window, the word "robots" does not
+      occur before it, and it is not inside a comment, ``<script>``, ``<style>``, ``<title>`` or
+      ``<textarea>`` (each opened in the head is closed before it) or a tag. This needs only the
+      head, so it works on the first chunk of a page that is still streaming;
+    * the word "robots" does not occur anywhere in the look-ahead window, which then has to be
+      all there (or the page complete).
+
+    Otherwise, or in markup contrived to look otherwise (a quoted attribute value holding both
+    ``>`` and ``</head>``), it returns None and the scan decides.
     """
-    if not complete and len(data) < lookahead:
-        return None
+    return _usual_head_end(data, lookahead, complete)[0]
+
+
+def _usual_head_end(data: bytes, lookahead: int, complete: bool) -> tuple[int | None, int]:
+    """:func:`usual_head_end`, and how many bytes of ``data`` the answer depends on (0: all)."""
     start = _USUAL_START.match(data, 0, lookahead)
     if start is None:
-        return None
+        return None, 0
     head_end = start.end()
+    close = data.find(b"</head", head_end, lookahead)
+    if close >= 0:
+        head = data[head_end:close].lower()
+        if _ROBOTS.search(head) is None and _visibly_closed(head):
+            return head_end, close + len(b"</head")
+    if not complete and len(data) < lookahead:
+        return None, 0
     window = data if len(data) <= lookahead else data[:lookahead]
     if _ROBOTS.search(window.lower(), head_end):
-        return None
-    return head_end
+        return None, 0
+    return head_end, 0
+
+
+class HeadEndMemory:
+    """:func:`usual_head_end` with a memory, for pages that are served again and again.
+
+    When the head visibly ends, the answer depends only on the bytes up to ``</head``; so the
+    last answer for each key (a path) is kept with those bytes, and a page that begins with the
+    same bytes gets the same answer after one comparison instead of a search. At most ``size``
+    keys and heads of at most ``max_head`` bytes are kept.
+    """
+
+    def __init__(self, lookahead: int, *, size: int = 1024, max_head: int = 8192) -> None:
+        self.lookahead = lookahead
+        self.size = size
+        self.max_head = max_head
+        self._known: dict[str, tuple[bytes, int]] = {}
+
+    def find(self, key: str, data: bytes, complete: bool) -> int | None:
+        known = self._known.get(key)
+        if known is not None and data.startswith(known[0]):
+            return known[1]
+        offset, depends_on = _usual_head_end(data, self.lookahead, complete)
+        if offset is not None and 0 < depends_on <= self.max_head:
+            if known is None and len(self._known) >= self.size:
+                del self._known[next(iter(self._known))]  # the oldest key
+            self._known[key] = (data[:depends_on], offset)
+        return offset
+
+
+def _visibly_closed(head: bytes) -> bool:
+    """Whether the end of ``head`` (lower-cased markup) is outside any comment, raw text or tag.
+
+    It walks from one comment or raw-text element to the next, each skipped to its end as the
+    scan would; one that is still open at the end leaves the question to the scan.
+    """
+    if head.rfind(b"<") > head.rfind(b">"):
+        return False
+    pos = 0
+    while (opened := _RAW_TEXT_START.search(head, pos)) is not None:
+        closed = _RAW_TEXT_END[opened.group(1)].search(head, opened.end())
+        if closed is None:
+            return False
+        pos = closed.end()
+    return True
 
 
 class HeadInjector:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from noaiguard.signals.html import HeadInjector, meta_tag, usual_head_end
+from noaiguard.signals.html import HeadEndMemory, HeadInjector, meta_tag, usual_head_end
 
 OURS = ("noai", "noimageai")
 TAG = meta_tag(OURS)
@@ -140,13 +140,32 @@ def test_the_fast_path_answers_only_when_it_can_be_sure() -> None:
     page = b"<!doctype html><html><head><title>t</title></head><body>" + b"x" * 100
     offset = usual_head_end(page, 16384, complete=True)
     assert offset == page.index(b"<title>")
-    assert usual_head_end(page, 16384, complete=False) is None  # more may follow in the window
-    assert usual_head_end(page, 64, complete=False) == offset  # the window is already full
-    assert (
-        usual_head_end(page.replace(b"<title>", b'<meta name="ROBOTS"><title>'), 16384, True)
-        is None
-    )
+    # The head visibly ends: no need for the rest of the window.
+    assert usual_head_end(page[:60], 16384, complete=False) == offset
+    # It does not end yet: more may follow in the window, unless the window is already full.
+    assert usual_head_end(page[:40], 16384, complete=False) is None
+    assert usual_head_end(page[:40], 40, complete=False) == offset
+    robots = page.replace(b"<title>", b'<meta name="ROBOTS"><title>')
+    assert usual_head_end(robots, 16384, True) is None
     assert usual_head_end(b"<div>fragment</div>", 16384, complete=True) is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"<script>var end = '</head>';</script><meta name=robots content=noindex>",
+        b"<!-- </head> --><meta name=robots content=noindex>",
+        b"<!--></head> --><meta name=robots content=noindex>",
+        b"<title>a </head> b</titles></title><meta name=robots content=noindex>",
+        b"<meta content='</head>'><meta name=robots content=noindex>",
+        b"<STYLE>p::after{content:'</head>'}</STYLE><meta name=robots content=noindex>",
+    ],
+)
+def test_a_head_end_inside_raw_text_comment_or_tag_is_not_taken_for_the_end(head: bytes) -> None:
+    page = b"<html><head>" + head + b"</head><body>x</body></html>"
+    assert usual_head_end(page, 16384, complete=False) is None
+    out = inject(page)
+    assert TAG not in out and out.count(b"robots") == 1 and b"noai" in out
 
 
 def test_after_the_decision_chunks_pass_through_unchanged() -> None:
@@ -173,6 +192,8 @@ head_item = st.sampled_from(
         b"<!-- <meta name='robots' content='noindex'> -->",
         b'<meta name="viewport" content="width=device-width">',
         b"\n  ",
+        b"<script>var end = '</head>';</script>",
+        b"<!-- </head> -->",
     ]
 )
 body_text = st.binary(max_size=200).map(lambda b: b.replace(b"<", b"&lt;"))
@@ -245,6 +266,49 @@ def test_existing_robots_meta_is_merged_whatever_the_chunks(data: st.DataObject)
     lowered = real_metas[0].lower()
     assert b"noai" in lowered and b"noimageai" in lowered
     assert TAG not in whole
+
+
+@settings(max_examples=400)
+@given(st.one_of(documents().map(lambda d: d[0]), pages_with_robots_meta()), st.data())
+def test_the_fast_path_places_the_tag_where_the_scan_does(page: bytes, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(min_value=0, max_value=len(page)))
+    offset = usual_head_end(page[:cut], 16384, complete=cut == len(page))
+    if offset is not None:
+        scanned = inject(page, chunks=[1])  # a first byte alone: the scan decides
+        assert scanned == page[:offset] + TAG + page[offset:]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["/", "/a", "/b"]),
+            st.one_of(documents().map(lambda d: d[0]), pages_with_robots_meta()),
+            st.booleans(),
+        ),
+        max_size=12,
+    )
+)
+def test_the_memory_answers_as_the_fast_path_does(visits: list[tuple[str, bytes, bool]]) -> None:
+    memory = HeadEndMemory(16384, size=2)
+    for path, page, complete in visits:
+        assert memory.find(path, page, complete) == usual_head_end(page, 16384, complete)
+
+
+def test_the_memory_is_bounded_and_follows_a_page_that_changes() -> None:
+    memory = HeadEndMemory(16384, size=2, max_head=100)
+    page = b"<html><head><title>t</title></head><body>x</body></html>"
+    offset = page.index(b"<title>")
+    assert memory.find("/", page, True) == offset
+    assert memory.find("/", page + b"more", False) == offset  # the same head: remembered
+    changed = page.replace(b"<title>", b'<meta name="robots" content="noindex"><title>')
+    assert memory.find("/", changed, True) is None
+    for path in ("/1", "/2", "/3"):
+        memory.find(path, page, True)
+    assert len(memory._known) == 2
+    long_head = page.replace(b"<title>t", b"<title>" + b"t" * 200)
+    memory.find("/long", long_head, True)
+    assert "/long" not in memory._known
 
 
 @settings(max_examples=300)

@@ -1,0 +1,232 @@
+"""Signals on the way out: the ``send`` that adds ``X-Robots-Tag`` to a response and the robots
+meta tag to an HTML page as it streams.
+
+:class:`ResponseSignals` holds what the configuration says and is built once per middleware;
+each response gets a :class:`SignalingSend` of its own. This runs on
+every response of the site, so it is shaped for cost: the per-response object is a small slotted
+object rather than a closure (three times cheaper to make), and it is a plain callable that hands
+back the awaitable of the next ``send`` whenever a message passes on unchanged, so those messages
+cost no coroutine of their own. Only the body of a page that gets the tag goes through one.
+
+Bodies are never buffered, except for the bounded look-ahead of the HTML injector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Generator
+from typing import Any
+
+from .._types import Message, RawHeaders, Send
+from ..paths import PathSet
+from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag
+from .html import HeadEndMemory, HeadInjector, meta_tag
+
+_CONTENT_TYPE = b"content-type"
+_CONTENT_ENCODING = b"content-encoding"
+_CONTENT_LENGTH = b"content-length"
+_BODY = "http.response.body"
+_START = "http.response.start"
+_MAX_CONTENT_TYPES = 256
+
+
+class Outcome:
+    """What a response turned out to be, filled in by its ``send`` for the event record."""
+
+    __slots__ = ("bytes_sent", "status", "x_robots_tag")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.bytes_sent = 0
+        self.x_robots_tag = ""
+
+
+class ResponseSignals:
+    """The response side of a guard's signals config: which header, which tag, where."""
+
+    def __init__(
+        self,
+        x_robots_tag: XRobotsTag,
+        meta_directives: tuple[str, ...],
+        meta_excluded: PathSet,
+        max_lookahead: int,
+    ) -> None:
+        self.x_robots_tag = x_robots_tag
+        #: The header every response gets when no per-path or per-type rule applies.
+        self.default_pair = (
+            x_robots_tag.header_for("/", b"") if not x_robots_tag.has_rules else None
+        )
+        self.meta_directives = meta_directives
+        self.meta = meta_tag(meta_directives) if meta_directives else b""
+        #: Whether a path is excluded from the tag (None: no path is).
+        self.meta_excluded = meta_excluded.matches if meta_excluded else None
+        self.max_lookahead = max_lookahead
+        self.head_ends = HeadEndMemory(max_lookahead)
+        # Content-Type value -> whether such a response may get the meta tag.
+        self._html_types: dict[bytes, bool] = {}
+
+    def injectable(self, content_type: bytes, encoding: bytes) -> bool:
+        """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
+        is_html = self._html_types.get(content_type)
+        if is_html is None:
+            is_html = _is_injectable_html(content_type)
+            if len(self._html_types) < _MAX_CONTENT_TYPES:
+                self._html_types[content_type] = is_html
+        return is_html and (not encoding or encoding.strip().lower() == b"identity")
+
+
+class SignalingSend:
+    """One response's ``send``: the header on its start, the tag in its HTML."""
+
+    __slots__ = (
+        "_held",
+        "_injector",
+        "_length_index",
+        "_may_inject",
+        "_outcome",
+        "_path",
+        "_send",
+        "_signals",
+    )
+
+    def __init__(
+        self,
+        signals: ResponseSignals,
+        send: Send,
+        path: str,
+        method: str,
+        outcome: Outcome | None = None,
+    ) -> None:
+        self._signals = signals
+        self._send = send
+        self._path = path
+        self._may_inject = bool(signals.meta) and method != "HEAD"
+        self._outcome = outcome
+        # The start of an HTML response, held until the tag is placed, and where in its headers
+        # Content-Length is; the injector is made only when the fast path cannot place the tag.
+        self._held: Message | None = None
+        self._injector: HeadInjector | None = None
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        kind = message["type"]
+        if kind == _BODY:
+            if self._held is None and self._injector is None:
+                if self._outcome is not None:
+                    self._outcome.bytes_sent += len(message.get("body", b""))
+                return self._send(message)
+            return self._rewrite_body(message)
+        if kind != _START:
+            # pathsend, trailers...: the body cannot be rewritten; send what is held as it was.
+            self._injector = None
+            held = self._held
+            if held is not None:
+                self._held = None
+                return _send_both(self._send, held, message)
+            return self._send(message)
+
+        # The start (inline: it is one of the two messages of nearly every response).
+        signals = self._signals
+        raw = message.get("headers") or ()
+        content_type = encoding = b""
+        has_tag = False
+        length_index = -1
+        for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
+            if name == _CONTENT_TYPE:
+                content_type = value
+            elif name == _CONTENT_LENGTH:
+                length_index = index
+            elif name == _CONTENT_ENCODING:
+                encoding = value
+            elif name == X_ROBOTS_TAG:
+                has_tag = True
+        if has_tag:
+            headers = list(raw)
+            media_type = content_type.decode("latin-1")
+            merge_x_robots_tag(headers, signals.x_robots_tag.directives_for(self._path, media_type))
+        else:
+            pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
+            headers = [*raw, pair] if pair is not None else list(raw)
+        message["headers"] = headers
+        status = message.get("status", 200)
+        if self._outcome is not None:
+            self._outcome.status = status
+            self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)
+        if (
+            status == 200
+            and self._may_inject
+            and signals.injectable(content_type, encoding)
+            and (signals.meta_excluded is None or not signals.meta_excluded(self._path))
+        ):
+            self._held = message
+            self._length_index = length_index
+            return _DONE
+        return self._send(message)
+
+    async def _rewrite_body(self, message: Message) -> None:
+        signals = self._signals
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        injector = self._injector
+        if injector is None:
+            offset = signals.head_ends.find(self._path, body, complete=not more)
+            if offset is not None:  # an ordinary page: no scanner needed
+                body = body[:offset] + signals.meta + body[offset:]
+                await self._send(self._release(len(signals.meta)))
+                if self._outcome is not None:
+                    self._outcome.bytes_sent += len(body)
+                await self._send({"type": _BODY, "body": body, "more_body": more})
+                return
+            injector = self._injector = HeadInjector(
+                signals.meta_directives, signals.max_lookahead, signals.meta
+            )
+        out = injector.feed(body)
+        if not more:
+            out += injector.finish()
+        if injector.done:
+            self._injector = None
+            if self._held is not None:
+                await self._send(self._release(injector.delta))
+        if self._held is None and (out or not more):
+            if self._outcome is not None:
+                self._outcome.bytes_sent += len(out)
+            await self._send({"type": _BODY, "body": out, "more_body": more})
+
+    def _release(self, added: int) -> Message:
+        """The held start, no longer held, its Content-Length grown by the ``added`` bytes."""
+        held = self._held
+        assert held is not None
+        self._held = None
+        if added and self._length_index >= 0:
+            headers = held["headers"]
+            name, value = headers[self._length_index]
+            with contextlib.suppress(ValueError):  # a length that is not a number stays
+                headers[self._length_index] = (name, b"%d" % (int(value) + added))
+        return held
+
+
+class _Done:
+    """An awaitable that is already done: what ``send`` returns for a start it holds back."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return (yield from ())
+
+
+_DONE = _Done()
+
+
+async def _send_both(send: Send, first: Message, second: Message) -> None:
+    await send(first)
+    await send(second)
+
+
+def header_value(headers: RawHeaders, name: bytes) -> str:
+    """All values of header ``name`` as one comma-joined string ("" when absent)."""
+    return ", ".join(v.decode("latin-1") for k, v in headers if k.lower() == name)
+
+
+def _is_injectable_html(content_type: bytes) -> bool:
+    """``text/html`` in an encoding where an ASCII tag is ASCII (not UTF-16 or UTF-32)."""
+    media_type, _, params = content_type.decode("latin-1").lower().partition(";")
+    return media_type.strip() == "text/html" and "utf-16" not in params and "utf-32" not in params
