@@ -52,16 +52,20 @@ class Timeouts:
     pool: float = 10.0
 
 
-def _expire(future: asyncio.Future[None], error: Exception) -> None:
+def _expire(future: asyncio.Future[None], error: Callable[[], Exception]) -> None:
     if not future.done():
-        future.set_exception(error)
+        future.set_exception(error())
 
 
 async def _wait(
     future: asyncio.Future[None], timeout: float, error: Callable[[], Exception]
 ) -> None:
-    """Await ``future``; after ``timeout`` seconds it fails with ``error()`` instead."""
-    handle = asyncio.get_running_loop().call_later(timeout, _expire, future, error())
+    """Await ``future``; after ``timeout`` seconds it fails with ``error()`` instead.
+
+    The exception is made only when the time runs out: building one on every wait would cost
+    more than the wait's own bookkeeping.
+    """
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, future, error)
     try:
         await future
     finally:
