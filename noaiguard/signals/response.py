@@ -13,7 +13,6 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Generator
 from typing import Any
 
@@ -196,11 +195,12 @@ class SignalingSend:
         held = self._held
         assert held is not None
         self._held = None
-        if added and self._length_index >= 0:
+        index = self._length_index
+        if added and index >= 0:
             headers = held["headers"]
-            name, value = headers[self._length_index]
-            with contextlib.suppress(ValueError):  # a length that is not a number stays
-                headers[self._length_index] = (name, b"%d" % (int(value) + added))
+            name, value = headers[index]
+            if value.isdigit():  # a length that is not a number stays as it was
+                headers[index] = (name, b"%d" % (int(value) + added))
         return held
 
 
