@@ -10,6 +10,7 @@ The library never reads the environment; the command line may expand ``${VAR}`` 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import privacy
 from ._yamlbind import Binder, suggest
 from .agents import Agent, AgentDB
 from .categories import Category
@@ -132,8 +134,16 @@ def _check_store_url(value: str) -> str | None:
     return None
 
 
+def _check_ip_privacy(value: str) -> str | None:
+    if value not in privacy.MODES:
+        return f"unknown value {value!r}; expected one of {', '.join(privacy.MODES)}"
+    return None
+
+
+IP_HASH_KEY_ENVIRONMENT = "NOAIGUARD_IP_HASH_KEY"
+
 #: Event store URL schemes this version understands.
-STORE_SCHEMES = ("memory", "sqlite")
+STORE_SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 
 
 # -- policy ---------------------------------------------------------------------------------------
@@ -291,12 +301,37 @@ class StoreConfig:
     queue_size: int = 10000
     batch_size: int = 500
     flush_seconds: float = field(default=1.0, metadata={"check": _positive})
+    #: Seconds between attempts to reach a store that failed.
+    retry_seconds: float = field(default=2.0, metadata={"check": _positive})
+    #: Where batches wait while the store is unreachable (one file per process).
+    spill_dir: str = "./noaiguard-spill"
+    spill_max_mb: int = 100
+    #: What is stored of a client address: full, truncate (/24, /48) or hash (HMAC with a key).
+    ip_privacy: str = field(default="truncate", metadata={"check": _check_ip_privacy})
+    #: The secret for ip_privacy: hash; empty means the NOAIGUARD_IP_HASH_KEY environment variable.
+    ip_hash_key: str = ""
+    #: Events and roll-ups older than this are deleted (daily and by `noaiguard prune`); 0: never.
+    retention_days: int = 180
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if self.queue_size < 1:
             yield "queue_size", "expected at least 1"
         if self.batch_size < 1:
             yield "batch_size", "expected at least 1"
+        if self.spill_max_mb < 0:
+            yield "spill_max_mb", "expected 0 (no spill file) or more"
+        if self.retention_days < 0:
+            yield "retention_days", "expected 0 (keep everything) or more"
+        if self.ip_privacy == "hash" and not self.hash_key:
+            yield (
+                "ip_hash_key",
+                (f"ip_privacy: hash needs a secret key here or in ${IP_HASH_KEY_ENVIRONMENT}"),
+            )
+
+    @property
+    def hash_key(self) -> str:
+        """The key for ip_privacy: hash, from the file or the environment."""
+        return self.ip_hash_key or os.environ.get(IP_HASH_KEY_ENVIRONMENT, "")
 
 
 def _check_upstream(value: str) -> str | None:

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .agents import AgentDB
 from .backends import EventStore, open_event_store
@@ -23,12 +24,15 @@ from .classify import Classifier, Verdict
 from .classify.useragent import MAX_CACHED_LENGTH
 from .clientip import TrustedProxies
 from .config import Action, Config, load_config
-from .events import Event, EventSink
+from .events import REQUEST, ROBOTS_FETCH, UPSTREAM_ERROR, Event, RobotsVersion
 from .facts import RequestFacts
 from .paths import PathSet
 from .policy import Decision, Policy
+from .privacy import anonymizer
 from .signals.headers import XRobotsTag
 from .signals.robots import RobotsTxt
+from .sink import EventSink
+from .tally import Tally
 
 decision_logger = logging.getLogger("noaiguard.decision")
 
@@ -66,8 +70,19 @@ class Guard:
             queue_size=store_config.queue_size,
             batch_size=store_config.batch_size,
             flush_seconds=store_config.flush_seconds,
+            retry_seconds=store_config.retry_seconds,
+            spill_dir=store_config.spill_dir if store_config.spill_max_mb else None,
+            spill_max_bytes=store_config.spill_max_mb * 1024 * 1024,
+            anonymize=anonymizer(store_config.ip_privacy, store_config.hash_key),
+            retention_seconds=store_config.retention_days * 86400,
+            clock=clock,
         )
+        #: Every request, counted per hour for the reports' shares.
+        self.tally = Tally(self.sink.put, clock=clock)
         self.clock = clock
+        #: The robots.txt version last served: events carry it as evidence of what was in force.
+        self.robots_version = ""
+        self._robots_body = b""
         # Without path or method rules a decision depends on the User-Agent alone, so the
         # middleware's fast path can look it up by the raw header bytes.
         self._decision_by_raw_user_agent = (
@@ -121,17 +136,13 @@ class Guard:
         if decision.action is Action.ALLOW:
             return
         verdict = decision.verdict
-        event = Event(
-            time=self.clock(),
-            method=facts.method,
-            path=facts.path,
+        event = self._event(
+            facts,
+            REQUEST,
             status=status,
             category=str(verdict.category),
             action=str(decision.action),
-            client_ip=facts.client_ip,
-            host=facts.host,
             bytes_sent=bytes_sent,
-            user_agent=facts.user_agent,
             agent=verdict.agent_name,
             enforced=decision.enforced,
             rule=decision.rule,
@@ -165,16 +176,12 @@ class Guard:
         """Queue an event for a request noaiguard could not serve (an upstream that failed)."""
         verdict = decision.verdict if decision is not None else None
         self.sink.put(
-            Event(
-                time=self.clock(),
-                method=facts.method,
-                path=facts.path,
+            self._event(
+                facts,
+                UPSTREAM_ERROR,
                 status=status,
                 category=str(verdict.category) if verdict is not None else "unknown",
                 action="error",
-                client_ip=facts.client_ip,
-                host=facts.host,
-                user_agent=facts.user_agent,
                 agent=verdict.agent_name if verdict is not None else None,
                 enforced=decision.enforced if decision is not None else True,
                 rule=decision.rule if decision is not None else "",
@@ -182,6 +189,53 @@ class Guard:
             )
         )
 
+    def robots_served(
+        self, facts: RequestFacts, body: bytes, *, status: int = 200, x_robots_tag: str = ""
+    ) -> None:
+        """robots.txt was served: keep its version, and when a known agent fetched it, an event.
+
+        The version (the body's SHA-256) is computed once per distinct body. The event is the
+        evidence that this agent read these rules at this time.
+        """
+        now = self.clock()
+        if body != self._robots_body:
+            self._robots_body = body
+            self.robots_version = RobotsVersion.version_of(body)
+        text = body.decode("utf-8", "replace")
+        self.sink.put(RobotsVersion(self.robots_version, text, now, now))
+        verdict = self.classify(facts)
+        self.tally.count(verdict.category, Action.ALLOW, status)
+        if verdict.agent_name is None:
+            return
+        self.sink.put(
+            self._event(
+                facts,
+                ROBOTS_FETCH,
+                status=status,
+                category=str(verdict.category),
+                action=str(Action.ALLOW),
+                bytes_sent=0 if facts.method == "HEAD" else len(body),
+                agent=verdict.agent_name,
+                reasons=verdict.reasons,
+                x_robots_tag=x_robots_tag,
+            )
+        )
+
+    def _event(self, facts: RequestFacts, kind: str, **details: Any) -> Event:
+        """An event about the request ``facts`` describe, now, under the robots.txt in force."""
+        return Event(
+            time=self.clock(),
+            method=facts.method,
+            path=facts.path,
+            client_ip=facts.client_ip,
+            host=facts.host,
+            user_agent=facts.user_agent,
+            kind=kind,
+            robots_version=self.robots_version,
+            **details,
+        )
+
     def close(self) -> None:
-        """Write every queued event and release the store."""
+        """Write every queued event and the last counts, and release the store."""
+        self.tally.hand_over()
         self.sink.close()

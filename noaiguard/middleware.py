@@ -30,8 +30,8 @@ from .config import Action, Config, load_config
 from .facts import RequestFacts
 from .guard import Guard
 from .policy import Decision
-from .signals.headers import merge_x_robots_tag
-from .signals.response import Outcome, ResponseSignals, SignalingSend
+from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
+from .signals.response import Outcome, ResponseSignals, SignalingSend, header_value
 
 logger = logging.getLogger("noaiguard.middleware")
 
@@ -81,6 +81,7 @@ class NoAIGuardMiddleware:
             if guard.robots is not None and guard.config.signals.robots_txt.merge_app
             else None
         )
+        self._tally = self.guard.tally
         self._signals = ResponseSignals(
             guard.x_robots_tag,
             guard.meta_directives,
@@ -116,8 +117,11 @@ class NoAIGuardMiddleware:
             if state is None:
                 scope["state"] = state = {}
             state["noaiguard"] = decision
-            method: str = scope.get("method", "GET")
-            await self.app(scope, receive, SignalingSend(self._signals, send, path, method))
+            sending = SignalingSend(self._signals, send, path, scope.get("method", "GET"))
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                self._tally.count(decision.verdict.category, _ALLOW, sending.status or 500)
             return
         await self._enforce(scope, receive, send, path, decision)
 
@@ -134,11 +138,17 @@ class NoAIGuardMiddleware:
             await self._let_through(scope, receive, send)
             return
         scope.setdefault("state", {})["noaiguard"] = decision
-        if decision.action is _ALLOW:
-            await self.app(scope, receive, SignalingSend(self._signals, send, path, facts.method))
+        category, action = decision.verdict.category, decision.action
+        if action is _ALLOW:
+            sending = SignalingSend(self._signals, send, path, facts.method)
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                self._tally.count(category, action, sending.status or 500)
             return
         if decision.effective_action is Action.BLOCK:
             await self._refuse(facts, decision, send)
+            self._tally.count(category, action, self._block.status)
             return
         outcome = Outcome()
         try:
@@ -146,6 +156,7 @@ class NoAIGuardMiddleware:
                 scope, receive, SignalingSend(self._signals, send, path, facts.method, outcome)
             )
         finally:
+            self._tally.count(category, action, outcome.status or 500)
             guard.record(
                 facts,
                 decision,
@@ -218,6 +229,7 @@ class NoAIGuardMiddleware:
         )
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if facts.method == "HEAD" else body})
+        self.guard.robots_served(facts, body, x_robots_tag=header_value(headers, X_ROBOTS_TAG))
 
 
 def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:

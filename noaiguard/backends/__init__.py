@@ -1,4 +1,4 @@
-"""Event stores, chosen by URL: ``memory://`` or ``sqlite:///path``.
+"""Event stores, chosen by URL: ``memory://``, ``sqlite:///path`` or ``postgresql://...``.
 
 Each scheme maps to a ``"module:Class"`` string imported only when used, so an optional driver is
 loaded only by the sites that pick it.
@@ -17,6 +17,8 @@ __all__ = ["EventStore", "open_event_store"]
 _EVENT_STORES = {
     "memory": "noaiguard.backends.memory:MemoryEventStore",
     "sqlite": "noaiguard.backends.sqlite:SQLiteEventStore",
+    "postgresql": "noaiguard.backends.postgres:PostgresEventStore",
+    "postgres": "noaiguard.backends.postgres:PostgresEventStore",
 }
 
 

@@ -1,38 +1,78 @@
-"""An event store in a list: for tests and for trying things out. Gone when the process ends."""
+"""An event store in memory: for tests and for trying things out. Gone when the process ends."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
-if TYPE_CHECKING:
-    from ..events import Event
+from ..events import Batch, Event, RobotsVersion, Rollup
+from .base import StoreBase
 
 
-class MemoryEventStore:
+class MemoryEventStore(StoreBase):
     def __init__(self) -> None:
         self._events: list[Event] = []
+        self._batches: set[str] = set()
+        self._robots: dict[str, RobotsVersion] = {}
+        self._rollups: dict[tuple[int, str, str, int], int] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> MemoryEventStore:
         return cls()
 
-    def append(self, events: Sequence[Event]) -> None:
+    def write(self, batch: Batch) -> None:
         with self._lock:
-            self._events.extend(events)
+            if batch.id in self._batches:
+                return
+            self._batches.add(batch.id)
+            self._events.extend(batch.events)
+            for version in batch.robots:
+                known = self._robots.get(version.version)
+                self._robots[version.version] = (
+                    known.widened(version) if known is not None else version
+                )
+            for rollup in batch.rollups:
+                self._rollups[rollup.key] = self._rollups.get(rollup.key, 0) + rollup.count
 
-    def query(self, since: float | None = None, until: float | None = None) -> Iterator[Event]:
+    def query(
+        self, since: float | None = None, until: float | None = None, *, agent: str | None = None
+    ) -> Iterator[Event]:
+        wanted = agent.lower() if agent is not None else None
         with self._lock:
             events = sorted(self._events, key=lambda e: e.time)
         for event in events:
-            if (since is None or event.time >= since) and (until is None or event.time < until):
+            if (
+                (since is None or event.time >= since)
+                and (until is None or event.time < until)
+                and (wanted is None or (event.agent or "").lower() == wanted)
+            ):
                 yield event
+
+    def robots_versions(self) -> list[RobotsVersion]:
+        with self._lock:
+            return sorted(self._robots.values(), key=lambda v: (v.first_served, v.version))
+
+    def rollups(self, since: float | None = None, until: float | None = None) -> list[Rollup]:
+        with self._lock:
+            items = sorted(self._rollups.items())
+        return [
+            Rollup(*key, count)
+            for key, count in items
+            if (since is None or key[0] >= since) and (until is None or key[0] < until)
+        ]
 
     def count(self) -> int:
         with self._lock:
             return len(self._events)
+
+    def prune(self, before: float) -> int:
+        with self._lock:
+            kept = [e for e in self._events if e.time >= before]
+            removed = len(self._events) - len(kept)
+            self._events = kept
+            self._rollups = {k: v for k, v in self._rollups.items() if k[0] >= before}
+        return removed
 
     def check(self) -> bool:
         return True

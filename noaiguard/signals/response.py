@@ -86,6 +86,7 @@ class SignalingSend:
         "_path",
         "_send",
         "_signals",
+        "status",
     )
 
     def __init__(
@@ -105,6 +106,8 @@ class SignalingSend:
         # Content-Length is; the injector is made only when the fast path cannot place the tag.
         self._held: Message | None = None
         self._injector: HeadInjector | None = None
+        #: The response's status, once its start has passed (0 before).
+        self.status = 0
 
     def __call__(self, message: Message) -> Awaitable[None]:
         kind = message["type"]
@@ -146,7 +149,7 @@ class SignalingSend:
             pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
             headers = [*raw, pair] if pair is not None else list(raw)
         message["headers"] = headers
-        status = message.get("status", 200)
+        status = self.status = message.get("status", 200)
         if self._outcome is not None:
             self._outcome.status = status
             self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)

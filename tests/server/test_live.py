@@ -154,7 +154,10 @@ def test_the_demo_does_what_it_prints(tmp_path: Path) -> None:
     assert re.search(r"^User-agent: GPTBot$", robots, re.M)
     assert "Disallow: /drafts/" in robots and "Sitemap: " in robots
     assert demo.returncode == 0
-    assert "1 event(s) recorded in sqlite:///./noaiguard.db" in rest
+    # The block, and curl (a known scraper library) fetching robots.txt: the evidence it read it.
+    assert "2 event(s) recorded in sqlite:///./noaiguard.db" in rest
     with sqlite3.connect(tmp_path / "noaiguard.db") as db:
-        rows = db.execute("SELECT agent, action, status FROM events").fetchall()
-    assert rows == [("GPTBot", "block", 403)]
+        rows = db.execute("SELECT agent, action, status, kind FROM events ORDER BY id").fetchall()
+        (version,) = db.execute("SELECT version FROM robots_versions").fetchone()
+    assert rows == [("GPTBot", "block", 403, "request"), ("curl", "allow", 200, "robots.txt")]
+    assert len(version) == 64

@@ -101,7 +101,7 @@ store:
         "site.yaml:17:20: network.trusted_proxies: '10.0.0.300' is not an IP address or "
         "network like 10.0.0.0/8",
         "site.yaml:19:8: store.url: unknown store 'mongodb://x'; expected a URL starting with "
-        "memory://, sqlite://",
+        "memory://, sqlite://, postgresql://, postgres://",
         "site.yaml:20:15: store.queue_size: expected a whole number, got 'many'",
     ]
     assert found[1].startswith("site.yaml:4:5: policy.categories.ai-trainin: unknown value")
@@ -201,3 +201,18 @@ def test_config_objects_are_frozen() -> None:
     config = Config()
     with pytest.raises(AttributeError):
         config.mode = Mode.MONITOR  # type: ignore[misc]
+
+
+def test_store_privacy_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOAIGUARD_IP_HASH_KEY", raising=False)
+    assert issues_of("store:\n  ip_privacy: anonymous\n") == [
+        "site.yaml:2:15: store.ip_privacy: unknown value 'anonymous'; expected one of full, "
+        "truncate, hash"
+    ]
+    assert issues_of("store:\n  ip_privacy: hash\n") == [
+        "site.yaml:2:3: store.ip_hash_key: ip_privacy: hash needs a secret key here or in "
+        "$NOAIGUARD_IP_HASH_KEY"
+    ]
+    monkeypatch.setenv("NOAIGUARD_IP_HASH_KEY", "from-the-environment")
+    assert parse_config("store:\n  ip_privacy: hash\n").store.hash_key == "from-the-environment"
+    assert parse_config("").store.ip_privacy == "truncate"

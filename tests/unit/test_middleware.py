@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -481,3 +482,50 @@ async def test_add_middleware_with_a_config_file(tmp_path: Path) -> None:
     async with client(app) as http:
         response = await http.get("/", headers={"user-agent": GPTBOT_UA})
     assert response.status_code == 200  # monitor mode
+
+
+# -- records: roll-ups and robots.txt evidence ------------------------------------------------
+
+
+async def test_every_request_is_counted_in_the_hourly_rollups(
+    guarded: Callable[..., NoAIGuardMiddleware], memory_store: MemoryEventStore
+) -> None:
+    middleware = guarded()
+    async with client(middleware) as http:
+        for _ in range(3):
+            await http.get("/")
+        await http.get("/missing")
+        await http.get("/img/a.png", headers={"user-agent": GPTBOT_UA})
+    middleware.guard.close()
+    counts = {(r.category, r.action, r.status_class): r.count for r in memory_store.rollups()}
+    assert counts == {
+        ("browser", "allow", 2): 3,
+        ("browser", "allow", 4): 1,
+        ("ai-training", "block", 4): 1,
+    }
+    (hour,) = {r.hour for r in memory_store.rollups()}
+    assert hour % 3600 == 0
+
+
+async def test_a_known_agent_fetching_robots_txt_is_evidence_linked_to_the_version(
+    guarded: Callable[..., NoAIGuardMiddleware], memory_store: MemoryEventStore
+) -> None:
+    middleware = guarded()
+    async with client(middleware) as http:
+        robots = await http.get("/robots.txt", headers={"user-agent": GPTBOT_UA})
+        await http.get("/robots.txt")  # a browser: counted, no event
+        await http.get("/img/a.png", headers={"user-agent": GPTBOT_UA})
+    middleware.guard.close()
+    fetch, block = memory_store.query()
+    (version,) = memory_store.robots_versions()
+    assert version.body.encode() == robots.content
+    assert version.version == hashlib.sha256(robots.content).hexdigest()
+    assert (fetch.kind, fetch.agent, fetch.status, fetch.robots_version) == (
+        "robots.txt",
+        "GPTBot",
+        200,
+        version.version,
+    )
+    assert fetch.x_robots_tag == SIGNALS
+    # What the agent did after reading the rules carries the same version: the evidence chain.
+    assert (block.kind, block.action, block.robots_version) == ("request", "block", version.version)
