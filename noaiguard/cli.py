@@ -6,6 +6,9 @@
     noaiguard classify      explain what the guard decides for User-Agents
     noaiguard robots        print the robots.txt a config produces
     noaiguard agents        list the crawler database
+    noaiguard evidence      one agent's timeline: robots.txt fetched, requests, what was served
+    noaiguard events        export stored events as JSON lines or CSV
+    noaiguard prune         delete events older than the retention period
 
 Only the command line configures logging; the library never does.
 """
@@ -17,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,12 +28,16 @@ from typing import Any, TextIO
 
 from . import __version__
 from .agents import AgentDB
+from .backends import EventStore, open_event_store
 from .categories import AGENT_CATEGORIES, Category
 from .config import Action, Config, load_config
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
+from .evidence import render_json, render_text, timeline
+from .export import write_csv, write_jsonl
 from .facts import RequestFacts
 from .guard import Guard
 from .origin import Origin
+from .periods import format_time, parse_time
 from .serve import PROXY_ENVIRONMENT, load_proxy_config, proxy_settings, server_options
 
 EXIT_OK = 0
@@ -55,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID_CONFIG
+    except StoreError as exc:
+        print(f"noaiguard: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except BrokenPipeError:  # `noaiguard agents | head`
         return EXIT_OK
     return result
@@ -120,7 +131,55 @@ def _parser() -> argparse.ArgumentParser:
     agents.add_argument("--category", choices=[str(c) for c in AGENT_CATEGORIES])
     agents.add_argument("--json", action="store_true", help="one JSON object per agent")
     agents.set_defaults(run=_agents)
+
+    evidence = commands.add_parser(
+        "evidence",
+        help="one agent's timeline, as proof of what it was told and did",
+        description="When the agent fetched robots.txt and which version, what it requested "
+        "afterwards, what it was served and what noaiguard did. Times: 2026-11-20, "
+        "2026-11-20T10:30 (UTC), now, or an age such as 7d.",
+    )
+    evidence.add_argument("--agent", required=True, help="agent name, e.g. GPTBot (any case)")
+    _period_arguments(evidence)
+    evidence.add_argument("--format", choices=("text", "json"), default="text")
+    evidence.set_defaults(run=_evidence)
+
+    events = commands.add_parser("events", help="export stored events (JSON lines or CSV)")
+    _period_arguments(events)
+    events.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    events.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    events.set_defaults(run=_events)
+
+    prune = commands.add_parser("prune", help="delete events older than the retention period")
+    _store_arguments(prune)
+    prune.add_argument(
+        "--days", type=int, help="keep this many days (default: the config's store.retention_days)"
+    )
+    prune.set_defaults(run=_prune)
     return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    parser.add_argument("--store", help="event store URL (default: the config's store.url)")
+
+
+def _period_arguments(parser: argparse.ArgumentParser) -> None:
+    _store_arguments(parser)
+    parser.add_argument("--since", type=_time_argument, help="from this time (default: all)")
+    parser.add_argument("--until", type=_time_argument, help="up to this time (default: now)")
+
+
+def _time_argument(text: str) -> float:
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _open_store(args: argparse.Namespace) -> EventStore:
+    url = args.store or _config(args.config).store.url
+    return open_event_store(url)
 
 
 def _config(path: Path | None) -> Config:
@@ -358,4 +417,51 @@ Press Ctrl+C to stop.
     uvicorn.run(app, host=args.host, port=args.port, **server_options(proxy=False))
     guard.close()
     print(f"{guard.sink.written} event(s) recorded in {config.store.url}")
+    return EXIT_OK
+
+
+# -- evidence, events, prune -------------------------------------------------------------------
+
+
+def _evidence(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        found = timeline(store, args.agent, args.since, args.until)
+    finally:
+        store.close()
+    sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
+    return EXIT_OK
+
+
+def _events(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    write = write_csv if args.format == "csv" else write_jsonl
+    try:
+        events = store.query(args.since, args.until)
+        if args.output is None:
+            write(events, sys.stdout)
+            return EXIT_OK
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = write(events, out)
+    finally:
+        store.close()
+    print(f"{count} event(s) written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace) -> int:
+    days = args.days if args.days is not None else _config(args.config).store.retention_days
+    if days < 0:
+        print("--days: expected 0 or more", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    if days == 0:
+        print("retention is 0 days (keep everything): nothing pruned")
+        return EXIT_OK
+    cut = time.time() - days * 86400
+    store = _open_store(args)
+    try:
+        removed = store.prune(cut)
+    finally:
+        store.close()
+    print(f"pruned {removed} event(s) from before {format_time(cut, seconds=False)} UTC")
     return EXIT_OK
