@@ -142,6 +142,13 @@ def _check_ip_privacy(value: str) -> str | None:
 
 IP_HASH_KEY_ENVIRONMENT = "NOAIGUARD_IP_HASH_KEY"
 
+
+def _check_counters_url(value: str) -> str | None:
+    if urlsplit(value).scheme not in ("memory", "redis", "rediss", "unix"):
+        return f"unknown counter store {value!r}; expected memory:// or redis://host:port/db"
+    return None
+
+
 #: Event store URL schemes this version understands.
 STORE_SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 
@@ -312,6 +319,10 @@ class StoreConfig:
     ip_hash_key: str = ""
     #: Events and roll-ups older than this are deleted (daily and by `noaiguard prune`); 0: never.
     retention_days: int = 180
+    #: Where rate counters are shared between instances: memory:// (this process) or redis://.
+    counters_url: str = field(default="memory://", metadata={"check": _check_counters_url})
+    #: Seconds between merges of this instance's counts with the shared ones.
+    counters_sync_seconds: float = field(default=1.0, metadata={"check": _positive})
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if self.queue_size < 1:

@@ -24,6 +24,7 @@ from .classify import Classifier, Verdict
 from .classify.useragent import MAX_CACHED_LENGTH
 from .clientip import TrustedProxies
 from .config import Action, Config, load_config
+from .counters import SharedCounters, open_counter_store
 from .events import REQUEST, ROBOTS_FETCH, UPSTREAM_ERROR, Event, RobotsVersion
 from .facts import RequestFacts
 from .paths import PathSet
@@ -79,6 +80,12 @@ class Guard:
         )
         #: Every request, counted per hour for the reports' shares.
         self.tally = Tally(self.sink.put, clock=clock)
+        #: Rate counters, shared with other instances through store.counters_url.
+        self.counters = SharedCounters(
+            open_counter_store(store_config.counters_url, expire_seconds=3600),
+            sync_seconds=store_config.counters_sync_seconds,
+            clock=clock,
+        )
         self.clock = clock
         #: The robots.txt version last served: events carry it as evidence of what was in force.
         self.robots_version = ""
@@ -239,3 +246,4 @@ class Guard:
         """Write every queued event and the last counts, and release the store."""
         self.tally.hand_over()
         self.sink.close()
+        self.counters.close()

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -68,23 +69,27 @@ def _postgres_bin(name: str) -> str | None:
 
 
 class OwnPostgres:
-    """A PostgreSQL server of the test's own, in a temporary folder, on a free port.
+    """A PostgreSQL server of the test's own, in a folder of its own, on a free port.
 
-    initdb refuses to run as root, so as root it runs as the ``postgres`` user.
+    initdb refuses to run as root, so as root it runs as the ``postgres`` user, in a folder under
+    the system's temporary directory that this user owns (pytest's folders are closed to it).
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.data = folder / "data"
+    def __init__(self) -> None:
+        initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            unavailable("PostgreSQL's initdb and pg_ctl", "not installed")
+        assert initdb is not None and pg_ctl is not None
+        self._pg_ctl = pg_ctl
+        self.folder = Path(tempfile.mkdtemp(prefix="noaiguard-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        initdb, self._pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
-        if initdb is None or self._pg_ctl is None:
-            unavailable("PostgreSQL's initdb and pg_ctl", "not installed")
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             self._as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(folder, "postgres")
+            shutil.chown(self.folder, "postgres")
+        self._running = False
         self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
 
     def _run(self, *command: str) -> None:
@@ -96,20 +101,18 @@ class OwnPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -h 127.0.0.1 -k {self.folder} -F"
-        self._run(
-            self._pg_ctl,
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(self.folder / "log"),
-            "start",
-        )
+        log = str(self.folder / "log")
+        self._run(self._pg_ctl, "-D", str(self.data), "-o", options, "-w", "-l", log, "start")
+        self._running = True
 
     def stop(self) -> None:
-        self._run(self._pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+        if self._running:
+            self._run(self._pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self._running = False
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class OwnRedis:
