@@ -173,14 +173,14 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def write_lua(path: Path, paths: Sequence[str]) -> None:
+def write_lua(path: Path, paths: Sequence[str], user_agents: Sequence[str] = USER_AGENTS) -> None:
     def lua_list(items: Sequence[str]) -> str:
         for item in items:
             if not item.isascii() or not item.isprintable():
                 raise ValueError(f"not a plain ASCII string: {item!r}")
         return ", ".join(json.dumps(item) for item in items)
 
-    path.write_text(LUA % {"user_agents": lua_list(USER_AGENTS), "paths": lua_list(paths)})
+    path.write_text(LUA % {"user_agents": lua_list(user_agents), "paths": lua_list(paths)})
 
 
 def run_wrk(
