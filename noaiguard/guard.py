@@ -244,6 +244,6 @@ class Guard:
 
     def close(self) -> None:
         """Write every queued event and the last counts, and release the store."""
-        self.tally.hand_over()
+        self.tally.flush()
         self.sink.close()
         self.counters.close()

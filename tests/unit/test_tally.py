@@ -20,22 +20,25 @@ class Clock:
         return self.now
 
 
-def test_counts_are_handed_over_each_period_by_hour_and_status_class() -> None:
+def test_counts_are_delivered_by_hour_and_status_class_a_period_after_it_ends() -> None:
     delivered: list[Rollup] = []
     clock = Clock(7200.0 + 3590)
     tally = Tally(delivered.extend, clock=clock, period=60)
     tally.count("browser", "allow", 200)
     tally.count("browser", "allow", 304)
     tally.count("browser", "allow", 404)
-    assert delivered == []  # within the period: nothing handed over yet
-    clock.now += 20  # the next hour begins
+    clock.now += 20  # the next hour begins: a period never spans two hours
     tally.count("browser", "allow", 200)
-    clock.now += 50  # the period is over: this call hands everything over
+    assert delivered == []  # the first period is retired, and read one period later
+    clock.now += 60
     tally.count("ai-training", "block", 403)
     assert sorted(delivered, key=lambda r: r.key) == [
         Rollup(7200, "browser", "allow", 2, 1),
         Rollup(7200, "browser", "allow", 3, 1),
         Rollup(7200, "browser", "allow", 4, 1),
+    ]
+    tally.flush()
+    assert sorted(delivered[3:], key=lambda r: r.key) == [
         Rollup(10800, "ai-training", "block", 4, 1),
         Rollup(10800, "browser", "allow", 2, 1),
     ]
@@ -58,7 +61,7 @@ def test_no_count_is_lost_between_threads() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    tally.hand_over()
+    tally.flush()
     assert sum(r.count for r in delivered) == 20000
 
 
