@@ -8,7 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from noaiguard.counters import MemoryCounterStore, RedisCounterStore, SharedCounters
+from noaiguard.counters import (
+    CounterStore,
+    MemoryCounterStore,
+    RedisCounterStore,
+    SharedCounters,
+)
 
 from .services import REDIS_URL, OwnRedis, unavailable
 
@@ -19,25 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_counts_slide_out_of_the_window() -> None:
-    clock = Clock()
-    counters = SharedCounters(
-        MemoryCounterStore(), window_seconds=60, bucket_seconds=10, sync_seconds=3600, clock=clock
-    )
-    for _ in range(5):
-        counters.add("198.51.100.7")
-    assert counters.total("198.51.100.7") == 5  # before any merge: local counts
-    assert counters.sync() and counters.total("198.51.100.7") == 5
-    clock.now += 30
-    counters.add("198.51.100.7", 2)
-    counters.sync()
-    assert counters.total("198.51.100.7") == 7
-    clock.now += 45  # the first five are now older than the window
-    counters.sync()
-    assert counters.total("198.51.100.7") == 2 and counters.total("unknown") == 0
-    counters.close()
 
 
 @pytest.fixture
@@ -52,6 +38,35 @@ def redis_store() -> Iterator[tuple[str, str]]:
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counter_store(request: pytest.FixtureRequest) -> Iterator[CounterStore]:
+    """Every counter store, for the tests both must pass."""
+    if request.param == "memory":
+        yield MemoryCounterStore()
+        return
+    url, prefix = request.getfixturevalue("redis_store")
+    yield RedisCounterStore(url, expire_seconds=120, prefix=prefix)
+
+
+def test_counts_slide_out_of_the_window(counter_store: CounterStore) -> None:
+    clock = Clock()
+    counters = SharedCounters(
+        counter_store, window_seconds=60, bucket_seconds=10, sync_seconds=3600, clock=clock
+    )
+    for _ in range(5):
+        counters.add("198.51.100.7")
+    assert counters.total("198.51.100.7") == 5  # before any merge: local counts
+    assert counters.sync() and counters.total("198.51.100.7") == 5
+    clock.now += 30
+    counters.add("198.51.100.7", 2)
+    counters.sync()
+    assert counters.total("198.51.100.7") == 7
+    clock.now += 45  # the first five are now older than the window
+    counters.sync()
+    assert counters.total("198.51.100.7") == 2 and counters.total("unknown") == 0
+    counters.close()
 
 
 def test_two_instances_see_one_clients_combined_traffic(redis_store: tuple[str, str]) -> None:
