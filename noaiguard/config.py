@@ -417,6 +417,87 @@ class ProxyConfig:
             yield "max_request_bytes", "expected 0 (no limit) or a number of bytes"
 
 
+# -- behaviour -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BurstRule:
+    """Too many requests from one client in the window."""
+
+    enabled: bool = True
+    requests: int = 600
+    weight: int = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageBurstRule:
+    """Many images and (almost) no pages, stylesheets or scripts: a dataset downloader."""
+
+    enabled: bool = True
+    images: int = 60
+    #: Pages (HTML, CSS, JS) per image below which the client is not browsing.
+    max_page_ratio: float = 0.02
+    weight: int = 90
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkBurstRule:
+    """Too many requests from one network (/24, /64): a scraper spread over addresses."""
+
+    enabled: bool = True
+    requests: int = 3000
+    weight: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeaderAnomalies:
+    """Signs of a script in a browser's clothes. Weights only: alone they never act."""
+
+    enabled: bool = True
+    #: Per sign: no Accept, no Accept-Language, HTTP/1.0 with a browser User-Agent.
+    weight: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BehaviourConfig:
+    """Behaviour detection: rates per client and per network over a sliding window, scored.
+
+    Weights add up; a score at ``log_score`` logs the client, at ``block_score`` blocks it and
+    puts it in the penalty box for ``penalty_seconds``. Clients of ``exempt_categories`` (search
+    engines, previews, feed readers ...) are not scored.
+    """
+
+    enabled: bool = True
+    window_seconds: int = field(default=60, metadata={"check": _positive})
+    #: Clients tracked at once; the least recently seen make room (about 160 bytes each).
+    max_clients: int = 1_000_000
+    max_networks: int = 200_000
+    burst: BurstRule = BurstRule()
+    image_burst: ImageBurstRule = ImageBurstRule()
+    network_burst: NetworkBurstRule = NetworkBurstRule()
+    header_anomalies: HeaderAnomalies = HeaderAnomalies()
+    log_score: int = 30
+    block_score: int = 80
+    penalty_seconds: int = 600
+    exempt_categories: tuple[Category, ...] = (
+        Category.SEARCH_ENGINE,
+        Category.SOCIAL_PREVIEW,
+        Category.FEED_READER,
+        Category.ARCHIVER,
+        Category.MONITOR,
+    )
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if self.max_clients < 1000:
+            yield "max_clients", "expected at least 1000"
+        if self.max_networks < 100:
+            yield "max_networks", "expected at least 100"
+        if not 0 < self.log_score <= self.block_score:
+            yield "log_score", "expected above 0 and at most block_score"
+        if self.penalty_seconds < 0:
+            yield "penalty_seconds", "expected 0 or more"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole noaiguard configuration. ``Config()`` is the built-in default."""
@@ -428,6 +509,7 @@ class Config:
     network: NetworkConfig = NetworkConfig()
     store: StoreConfig = StoreConfig()
     proxy: ProxyConfig = ProxyConfig()
+    behaviour: BehaviourConfig = BehaviourConfig()
     #: Where this configuration came from (a file path, or "<defaults>").
     source: str = field(default="<defaults>", metadata={"yaml": False})
 

@@ -11,16 +11,19 @@ one process.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .agents import AgentDB
 from .backends import EventStore, open_event_store
+from .categories import Category
 from .classify import Classifier, Verdict
+from .classify.behaviour import Behaviour
 from .classify.useragent import MAX_CACHED_LENGTH
 from .clientip import TrustedProxies
 from .config import Action, Config, load_config
@@ -78,6 +81,9 @@ class Guard:
             retention_seconds=store_config.retention_days * 86400,
             clock=clock,
         )
+        behaviour = self.config.behaviour
+        #: What clients do over time (None when behaviour detection is off).
+        self.behaviour = Behaviour(behaviour, clock()) if behaviour.enabled else None
         #: Every request, counted per hour for the reports' shares.
         self.tally = Tally(self.sink.put, clock=clock)
         #: Rate counters, shared with other instances through store.counters_url.
@@ -114,6 +120,49 @@ class Guard:
     def inspect(self, facts: RequestFacts) -> Decision:
         """Classify the request and decide what to do with it. In memory, no I/O."""
         return self.policy.decide(self.classify(facts), facts.method, facts.path)
+
+    def judge_behaviour(
+        self,
+        decision: Decision,
+        client_ip: str | None,
+        path: str,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        http_version: str = "1.1",
+    ) -> Decision:
+        """Count the request in its client's behaviour; a stricter decision if that scores.
+
+        Only escalates: a client the policy blocks stays blocked, and clients of exempt
+        categories (search engines, previews, feed readers ...) are not scored. The front doors
+        call this once per request, after :meth:`inspect` or :meth:`decide_by_user_agent`.
+        """
+        behaviour = self.behaviour
+        verdict = decision.verdict
+        if (
+            behaviour is None
+            or client_ip is None
+            or decision.action is Action.BLOCK
+            or verdict.category in behaviour.exempt
+        ):
+            return decision
+        finding = behaviour.observe(
+            client_ip,
+            path,
+            self.clock(),
+            headers=headers,
+            http_version=http_version,
+            browser=verdict.category is Category.BROWSER,
+        )
+        if finding is None:
+            return decision
+        config = behaviour.config
+        if finding.score >= config.block_score:
+            action = Action.BLOCK
+        elif finding.score >= config.log_score and decision.action is Action.ALLOW:
+            action = Action.LOG
+        else:
+            return decision
+        judged = dataclasses.replace(verdict, reasons=(*verdict.reasons, *finding.reasons))
+        return Decision(action, judged, "behaviour", decision.enforced)
 
     def decide_by_user_agent(self, raw: bytes) -> Decision | None:
         """The decision for a raw User-Agent header, from a cache, when nothing else matters.

@@ -93,6 +93,14 @@ class NoAIGuardMiddleware:
             {_ROBOTS_PATH} if guard.robots is not None else frozenset()
         )
         self._decide_by_user_agent = guard.decide_by_user_agent
+        # Behaviour is judged on the fast path when the socket's address is the client's; behind
+        # trusted proxies the client comes from X-Forwarded-For, so those requests take the
+        # full path.
+        behaviour = guard.behaviour
+        self._behaviour_on_fast_path = behaviour is not None and not guard.trusted_proxies
+        if behaviour is not None and guard.trusted_proxies:
+            self._decide_by_user_agent = lambda raw: None
+        self._exempt = behaviour.exempt if behaviour is not None else frozenset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,6 +117,19 @@ class NoAIGuardMiddleware:
             return
         try:
             decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
+            if (
+                decision is not None
+                and self._behaviour_on_fast_path
+                and decision.verdict.category not in self._exempt
+            ):
+                client = scope.get("client")
+                decision = self.guard.judge_behaviour(
+                    decision,
+                    client[0] if client else None,
+                    path,
+                    scope.get("headers") or (),
+                    scope.get("http_version", "1.1"),
+                )
         except Exception:
             await self._let_through(scope, receive, send)
             return
@@ -128,12 +149,23 @@ class NoAIGuardMiddleware:
     async def _enforce(
         self, scope: Scope, receive: Receive, send: Send, path: str, decision: Decision | None
     ) -> None:
-        """The rest of the decisions: those that need the full request, refusals, logging."""
+        """The rest of the decisions: those that need the full request, refusals, logging.
+
+        A ``decision`` given here comes from the fast path, behaviour included; without one the
+        request is inspected in full and its behaviour judged with the client address the
+        trusted proxies name.
+        """
         guard = self.guard
         try:
             facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
             if decision is None:
-                decision = guard.inspect(facts)
+                decision = guard.judge_behaviour(
+                    guard.inspect(facts),
+                    facts.client_ip,
+                    facts.path,
+                    facts.headers,
+                    scope.get("http_version", "1.1"),
+                )
         except Exception:
             await self._let_through(scope, receive, send)
             return

@@ -1,0 +1,207 @@
+"""Behaviour detection on replayed traces with an injected clock: people, feed readers, previews
+and search engines are never flagged; image downloaders and fast crawlers are, within a stated
+number of requests."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Sequence
+
+import pytest
+
+from noaiguard import Guard, parse_config
+from noaiguard.backends.memory import MemoryEventStore
+from noaiguard.classify.behaviour import IMAGE, PAGE, ClientTable, request_kind
+from noaiguard.config import Action
+from noaiguard.facts import RequestFacts
+from noaiguard.policy import Decision
+from tests.conftest import BROWSER_UA
+
+BROWSER_HEADERS = (
+    (b"accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
+    (b"accept-language", b"en-GB,en;q=0.9"),
+)
+# What img2dataset sends by default: a plain Firefox User-Agent, and nothing a browser would add.
+IMG2DATASET_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:72.0) Gecko/20100101 Firefox/72.0"
+PAGE_VIEW = (
+    "/gallery/",
+    "/static/site.css",
+    "/static/site.js",
+    *(f"/img/w{n}.jpg" for n in range(8)),
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Site:
+    """A guard and a clock; ``visit`` runs one request through inspect and behaviour."""
+
+    def __init__(self, config: str = "") -> None:
+        self.clock = Clock()
+        self.guard = Guard(parse_config(config), store=MemoryEventStore(), clock=self.clock)
+
+    def visit(
+        self,
+        path: str,
+        ua: str = BROWSER_UA,
+        ip: str = "198.51.100.7",
+        headers: Sequence[tuple[bytes, bytes]] = BROWSER_HEADERS,
+    ) -> Decision:
+        facts = RequestFacts("GET", path, ua, ip, headers=headers)
+        return self.guard.judge_behaviour(self.guard.inspect(facts), ip, path, headers)
+
+    def close(self) -> None:
+        self.guard.close()
+
+
+@pytest.fixture
+def site() -> Site:
+    built = Site()
+    yield built  # type: ignore[misc]
+    built.close()
+
+
+def test_request_kinds_come_from_the_path() -> None:
+    assert request_kind("/") == PAGE and request_kind("/about") == PAGE
+    assert request_kind("/a/b.JPG") == IMAGE and request_kind("/x.webp") == IMAGE
+    assert request_kind("/site.css") == PAGE and request_kind("/v1.2/") == PAGE
+    assert request_kind("/feed.rss") not in (PAGE, IMAGE)
+
+
+def test_a_person_browsing_for_an_hour_with_several_tabs_is_never_flagged(site: Site) -> None:
+    for minute in range(60):
+        # Every minute: three tabs opened at once, then a page read every 15 s.
+        for tab in range(3):
+            for path in PAGE_VIEW:
+                assert site.visit(path.replace("gallery", f"gallery/{minute}-{tab}")).action is (
+                    Action.ALLOW
+                )
+            site.clock.now += 0.3
+        for _ in range(3):
+            site.clock.now += 15
+            for path in PAGE_VIEW:
+                assert site.visit(path).action is Action.ALLOW
+
+
+def test_a_lightbox_of_many_images_after_one_page_is_not_a_downloader(site: Site) -> None:
+    for path in PAGE_VIEW:
+        site.visit(path)
+    for n in range(58):  # a person clicking through a gallery: an image every second
+        site.clock.now += 1
+        assert site.visit(f"/img/large-{n}.jpg").action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("ua", "period", "paths"),
+    [
+        ("Feedly/1.0 (+http://www.feedly.com/fetcher.html; 4 subscribers)", 900, ["/feed.xml"]),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 0.5, None),
+        ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 0.2, None),
+        ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", 0.2, None),
+    ],
+)
+def test_feed_readers_previews_and_search_engines_are_never_flagged(
+    site: Site, ua: str, period: float, paths: list[str] | None
+) -> None:
+    for n in range(2000):
+        path = paths[0] if paths else f"/img/{n}.jpg" if n % 2 else f"/page/{n}"
+        decision = site.visit(path, ua=ua, headers=())
+        assert decision.action is Action.ALLOW, decision.verdict.reasons
+        site.clock.now += period
+
+
+def test_an_image_downloader_with_a_browser_user_agent_is_blocked_within_60_requests(
+    site: Site,
+) -> None:
+    actions = []
+    for n in range(200):
+        actions.append(site.visit(f"/img/{n}.jpg", ua=IMG2DATASET_UA, ip="203.0.113.9", headers=()))
+        site.clock.now += 0.1  # ten images a second
+    first_block = next(i for i, d in enumerate(actions) if d.action is Action.BLOCK)
+    assert first_block < 60
+    assert all(d.action is Action.BLOCK for d in actions[first_block:])
+    reasons = actions[first_block].verdict.reasons
+    assert any("downloading images without viewing pages" in r for r in reasons)
+    assert any("no Accept-Language" in r for r in reasons)
+    assert actions[first_block].rule == "behaviour"
+    # The penalty box: even after it slows down, it stays blocked for a while.
+    site.clock.now += 120
+    later = site.visit("/img/late.jpg", ua=IMG2DATASET_UA, ip="203.0.113.9", headers=())
+    assert later.action is Action.BLOCK and "penalty box" in later.verdict.reasons[-1]
+    site.clock.now += 600
+    assert site.visit("/", ua=IMG2DATASET_UA, ip="203.0.113.9").action is Action.ALLOW
+
+
+def test_a_fast_crawler_with_a_browser_user_agent_is_flagged_within_601_requests(
+    site: Site,
+) -> None:
+    actions = []
+    for n in range(700):
+        actions.append(site.visit(f"/page/{n}", ip="203.0.113.10"))
+        site.clock.now += 0.05  # twenty pages a second, with every browser header
+    first_flag = next(i for i, d in enumerate(actions) if d.action is not Action.ALLOW)
+    assert first_flag <= 600
+    assert actions[first_flag].action is Action.LOG  # full browser headers: logged, not blocked
+    # Without the headers a browser sends, the same crawler is blocked.
+    for n in range(700):
+        decision = site.visit(f"/page/{n}", ip="203.0.113.11", headers=())
+        site.clock.now += 0.05
+    assert decision.action is Action.BLOCK
+
+
+def test_a_scraper_spread_over_its_network_is_seen_whole(site: Site) -> None:
+    decision = None
+    for n in range(3200):
+        decision = site.visit(f"/page/{n}", ip=f"203.0.113.{n % 250}")
+        site.clock.now += 0.01
+    assert decision is not None and decision.action is Action.LOG
+    assert any("from 203.0.113.0/24" in r for r in decision.verdict.reasons)
+
+
+def test_monitor_mode_records_would_be_blocks() -> None:
+    site = Site("mode: monitor\n")
+    decision = None
+    for n in range(100):
+        decision = site.visit(f"/img/{n}.jpg", ua=IMG2DATASET_UA, headers=())
+        site.clock.now += 0.1
+    assert decision is not None and decision.action is Action.BLOCK
+    assert not decision.enforced and decision.effective_action is Action.LOG
+    site.close()
+
+
+def test_behaviour_can_be_switched_off_rule_by_rule() -> None:
+    site = Site("behaviour:\n  image_burst: {enabled: false}\n")
+    for n in range(200):
+        assert site.visit(f"/img/{n}.jpg", ua=IMG2DATASET_UA, headers=()).action is Action.ALLOW
+        site.clock.now += 0.1
+    site.close()
+
+
+def test_the_client_table_is_bounded_and_keeps_the_recently_seen() -> None:
+    table = ClientTable(capacity=1000, window_seconds=60, epoch=0)
+    for n in range(5000):
+        table.observe(f"10.0.{n // 256}.{n % 256}", PAGE, now=n)
+    assert len(table) == 1000 and table.evicted == 4000
+    # The newest are kept far more often than the oldest.
+    newest = sum(f"10.0.{n // 256}.{n % 256}" in table._slots for n in range(4900, 5000))
+    oldest = sum(f"10.0.{n // 256}.{n % 256}" in table._slots for n in range(100))
+    assert newest > 90 and oldest < 10
+
+
+def test_memory_per_tracked_client_is_under_200_bytes() -> None:
+    count = 100_000
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    table = ClientTable(capacity=count, window_seconds=60, epoch=0)
+    for n in range(count):
+        table.observe(f"{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}.{n % 7}", IMAGE, now=n / 1000)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(table) == count
+    assert used / count < 200, f"{used / count:.0f} bytes per client"
