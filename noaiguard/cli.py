@@ -26,10 +26,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
+
 from . import __version__
 from .agents import AgentDB
 from .backends import EventStore, open_event_store
 from .categories import AGENT_CATEGORIES, Category
+from .classify.ipranges import default_data_dir, update_lists
 from .config import Action, Config, load_config
 from .errors import ConfigError, StoreError
 from .evidence import render_json, render_text, timeline
@@ -127,9 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     robots.set_defaults(run=_robots)
 
-    agents = commands.add_parser("agents", help="list the crawler database")
+    agents = commands.add_parser(
+        "agents",
+        help="list the crawler database, or update its IP range lists",
+        description="'noaiguard agents' lists the crawler database; 'noaiguard agents update' "
+        "downloads the IP range lists crawler operators publish (a list that fails to download "
+        "keeps its old copy).",
+    )
+    agents.add_argument("action", nargs="?", choices=("list", "update"), default="list")
     agents.add_argument("--category", choices=[str(c) for c in AGENT_CATEGORIES])
     agents.add_argument("--json", action="store_true", help="one JSON object per agent")
+    agents.add_argument("--config", type=Path, help="YAML config (for agents.ip_ranges_dir)")
+    agents.add_argument("--dir", type=Path, help="where to keep the lists (update)")
     agents.set_defaults(run=_agents)
 
     evidence = commands.add_parser(
@@ -285,6 +297,8 @@ def _robots(args: argparse.Namespace) -> int:
 
 
 def _agents(args: argparse.Namespace) -> int:
+    if args.action == "update":
+        return _update_ip_ranges(args)
     db = AgentDB.load()
     agents = [a for a in db if args.category is None or a.category == args.category]
     if args.json:
@@ -311,6 +325,22 @@ def _agents(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{c} {counts[str(c)]}" for c in Category if counts[str(c)])
     print(f"\n{len(agents)} agents: {summary}")
     return EXIT_OK
+
+
+def _update_ip_ranges(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
+    config = _config(args.config)
+    directory = args.dir or (
+        Path(config.agents.ip_ranges_dir) if config.agents.ip_ranges_dir else default_data_dir()
+    )
+    db = AgentDB.load(config.agents.extra)
+    urls = [a.verify.ip_ranges for a in db if a.verify is not None and a.verify.ip_ranges]
+    with client or httpx.Client(timeout=20, follow_redirects=True) as http:
+        results = update_lists(urls, directory, http)
+    for result in results:
+        print(f"{'updated' if result.ok else 'FAILED '}  {result.url}: {result.detail}")
+    failed = sum(not r.ok for r in results)
+    print(f"\n{len(results) - failed} of {len(results)} lists updated in {directory}")
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 # -- proxy ------------------------------------------------------------------------------------

@@ -282,6 +282,16 @@ class AgentsConfig:
     extra: tuple[Agent, ...] = ()
     #: Distinct User-Agents whose classification is kept in memory.
     cache_size: int = 8192
+    #: Check that a request claiming a verifiable crawler comes from its operator's addresses.
+    verify: bool = True
+    #: Also check by forward-confirmed reverse DNS, in the background (for operators that
+    #: publish only DNS names, and for addresses outside a published list).
+    verify_rdns: bool = True
+    rdns_timeout: float = field(default=2.0, metadata={"check": _positive})
+    #: Where `noaiguard agents update` keeps downloaded IP range lists ("": the user's data
+    #: folder, ~/.local/share/noaiguard/ipranges); the lists shipped with noaiguard are the
+    #: fallback.
+    ip_ranges_dir: str = ""
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if not 0 <= self.cache_size <= 1_000_000:

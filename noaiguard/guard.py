@@ -24,7 +24,9 @@ from .backends import EventStore, open_event_store
 from .categories import Category
 from .classify import Classifier, Verdict
 from .classify.behaviour import Behaviour
+from .classify.ipranges import default_data_dir
 from .classify.useragent import MAX_CACHED_LENGTH
+from .classify.verify import DNSResolver, Resolver, Verifier
 from .clientip import TrustedProxies
 from .config import Action, Config, load_config
 from .counters import SharedCounters, open_counter_store
@@ -38,6 +40,7 @@ from .signals.robots import RobotsTxt
 from .sink import EventSink
 from .tally import Tally
 
+logger = logging.getLogger("noaiguard")
 decision_logger = logging.getLogger("noaiguard.decision")
 
 
@@ -50,6 +53,7 @@ class Guard:
         *,
         store: EventStore | None = None,
         clock: Callable[[], float] = time.time,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         self.agents = AgentDB.load(self.config.agents.extra)
@@ -80,6 +84,23 @@ class Guard:
             anonymize=anonymizer(store_config.ip_privacy, store_config.hash_key),
             retention_seconds=store_config.retention_days * 86400,
             clock=clock,
+        )
+        agents_config = self.config.agents
+        if agents_config.verify_rdns and resolver is None:
+            try:
+                resolver = DNSResolver(agents_config.rdns_timeout)
+            except Exception as exc:  # no DNS configuration on this machine
+                logger.warning("reverse DNS checks are off: %s", exc)
+        ranges_dir = agents_config.ip_ranges_dir
+        #: Checks of claimed crawlers against their operators' addresses (None when off).
+        self.verifier = (
+            Verifier(
+                self.agents,
+                data_dir=Path(ranges_dir) if ranges_dir else default_data_dir(),
+                resolver=resolver if agents_config.verify_rdns else None,
+            )
+            if agents_config.verify
+            else None
         )
         behaviour = self.config.behaviour
         #: What clients do over time (None when behaviour detection is off).
@@ -121,25 +142,42 @@ class Guard:
         """Classify the request and decide what to do with it. In memory, no I/O."""
         return self.policy.decide(self.classify(facts), facts.method, facts.path)
 
-    def judge_behaviour(
+    def judge(
         self,
         decision: Decision,
         client_ip: str | None,
         path: str,
         headers: Sequence[tuple[bytes, bytes]] = (),
+        *,
         http_version: str = "1.1",
+        method: str = "GET",
     ) -> Decision:
-        """Count the request in its client's behaviour; a stricter decision if that scores.
+        """What the client's address and behaviour add to a decision made from its User-Agent.
 
-        Only escalates: a client the policy blocks stays blocked, and clients of exempt
-        categories (search engines, previews, feed readers ...) are not scored. The front doors
-        call this once per request, after :meth:`inspect` or :meth:`decide_by_user_agent`.
+        A claim to be a verifiable crawler from an address its operator does not use becomes a
+        ``spoofed-bot``. Then the request is counted in its client's behaviour, which may make
+        the decision stricter, never milder; clients the policy blocks already, and clients of
+        exempt categories (search engines, previews, feed readers ...), are not scored. The front
+        doors call this once per request, after :meth:`inspect` or :meth:`decide_by_user_agent`.
         """
-        behaviour = self.behaviour
+        if client_ip is None:
+            return decision
         verdict = decision.verdict
+        agent = verdict.agent
+        if agent is not None and agent.verify is not None and self.verifier is not None:
+            check = self.verifier.check(agent, client_ip)
+            if check is not None and not check.genuine:
+                # The claimed agent stays in the verdict (reports list spoofs by the name they
+                # used); the policy gives a spoofed-bot none of that agent's rules.
+                spoofed = dataclasses.replace(
+                    verdict,
+                    category=Category.SPOOFED_BOT,
+                    reasons=(*verdict.reasons, f"claims to be {agent.name}, but {check.reason}"),
+                )
+                return self.policy.decide(spoofed, method, path)
+        behaviour = self.behaviour
         if (
             behaviour is None
-            or client_ip is None
             or decision.action is Action.BLOCK
             or verdict.category in behaviour.exempt
         ):
@@ -296,3 +334,5 @@ class Guard:
         self.tally.flush()
         self.sink.close()
         self.counters.close()
+        if self.verifier is not None:
+            self.verifier.close()

@@ -93,14 +93,13 @@ class NoAIGuardMiddleware:
             {_ROBOTS_PATH} if guard.robots is not None else frozenset()
         )
         self._decide_by_user_agent = guard.decide_by_user_agent
-        # Behaviour is judged on the fast path when the socket's address is the client's; behind
-        # trusted proxies the client comes from X-Forwarded-For, so those requests take the
-        # full path.
-        behaviour = guard.behaviour
-        self._behaviour_on_fast_path = behaviour is not None and not guard.trusted_proxies
-        if behaviour is not None and guard.trusted_proxies:
+        # The address (verification, behaviour) is judged on the fast path when the socket's
+        # address is the client's; behind trusted proxies the client comes from
+        # X-Forwarded-For, so those requests take the full path.
+        judging = guard.behaviour is not None or guard.verifier is not None
+        self._judge_on_fast_path = judging and not guard.trusted_proxies
+        if judging and guard.trusted_proxies:
             self._decide_by_user_agent = lambda raw: None
-        self._exempt = behaviour.exempt if behaviour is not None else frozenset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,18 +116,14 @@ class NoAIGuardMiddleware:
             return
         try:
             decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-            if (
-                decision is not None
-                and self._behaviour_on_fast_path
-                and decision.verdict.category not in self._exempt
-            ):
+            if decision is not None and self._judge_on_fast_path:
                 client = scope.get("client")
-                decision = self.guard.judge_behaviour(
+                decision = self.guard.judge(
                     decision,
                     client[0] if client else None,
                     path,
                     scope.get("headers") or (),
-                    scope.get("http_version", "1.1"),
+                    http_version=scope.get("http_version", "1.1"),
                 )
         except Exception:
             await self._let_through(scope, receive, send)
@@ -159,12 +154,13 @@ class NoAIGuardMiddleware:
         try:
             facts = RequestFacts.from_scope(scope, guard.trusted_proxies)
             if decision is None:
-                decision = guard.judge_behaviour(
+                decision = guard.judge(
                     guard.inspect(facts),
                     facts.client_ip,
                     facts.path,
                     facts.headers,
-                    scope.get("http_version", "1.1"),
+                    http_version=scope.get("http_version", "1.1"),
+                    method=facts.method,
                 )
         except Exception:
             await self._let_through(scope, receive, send)

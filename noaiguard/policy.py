@@ -82,7 +82,11 @@ class _CompiledRule:
         self.methods = frozenset(rule.methods)
 
     def matches_client(self, verdict: Verdict) -> bool:
-        if self.agents and (verdict.agent is None or verdict.agent.name.lower() not in self.agents):
+        if self.agents and (
+            verdict.agent is None
+            or verdict.category is Category.SPOOFED_BOT  # only claims to be that agent
+            or verdict.agent.name.lower() not in self.agents
+        ):
             return False
         return not self.categories or verdict.category in self.categories
 
@@ -124,7 +128,11 @@ class Policy:
 
     def base_action(self, verdict: Verdict) -> tuple[Action, str]:
         """The action from ``agents`` and ``categories`` alone, ignoring path rules."""
-        if verdict.agent is not None and self._agents:
+        if (
+            verdict.agent is not None
+            and self._agents
+            and verdict.category is not Category.SPOOFED_BOT
+        ):
             named = self._agents.get(verdict.agent.name.lower())
             if named is not None:
                 return named
