@@ -25,7 +25,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from noaiguard.config import Config, StoreConfig
+from noaiguard.config import (
+    AgentsConfig,
+    BehaviourConfig,
+    BurstRule,
+    Config,
+    ImageBurstRule,
+    NetworkBurstRule,
+    StoreConfig,
+)
 from noaiguard.middleware import NoAIGuardMiddleware
 
 IMAGES = [f"/static/img/work-{n}.jpg" for n in range(1, 5)]
@@ -101,6 +109,26 @@ ROUTES = [Route("/", page), Route(API, works), Mount("/static", StaticFiles(dire
 
 #: The default configuration, with events in memory instead of ./noaiguard.db.
 CONFIG = Config(store=StoreConfig(url="memory://"))
+# For bench_detect.py: the guard with behaviour tracking and claimed-bot verification off, and
+# with them on but with limits no load here reaches (wrk is one client at thousands of requests a
+# second), so that what is measured is the tracking, not the blocking.
+NO_DETECTION = Config(
+    store=StoreConfig(url="memory://"),
+    behaviour=BehaviourConfig(enabled=False),
+    agents=AgentsConfig(verify=False),
+)
+DETECTION = Config(
+    store=StoreConfig(url="memory://"),
+    behaviour=BehaviourConfig(
+        burst=BurstRule(requests=10**9),
+        image_burst=ImageBurstRule(images=10**9),
+        network_burst=NetworkBurstRule(requests=10**9),
+    ),
+)
 
 bare = Starlette(routes=ROUTES)
 guarded = Starlette(routes=ROUTES, middleware=[Middleware(NoAIGuardMiddleware, config=CONFIG)])
+detect_off = Starlette(
+    routes=ROUTES, middleware=[Middleware(NoAIGuardMiddleware, config=NO_DETECTION)]
+)
+detect_on = Starlette(routes=ROUTES, middleware=[Middleware(NoAIGuardMiddleware, config=DETECTION)])
