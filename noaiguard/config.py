@@ -460,6 +460,20 @@ class NetworkBurstRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RobotsViolationRule:
+    """A client fetched robots.txt, then asked for a path it disallows for that client.
+
+    A known agent is blocked (and its violation recorded with the robots.txt version it read); a
+    browser is at most logged, because a person may read robots.txt and then follow a link.
+    """
+
+    enabled: bool = True
+    weight: int = 80
+    #: How long after fetching robots.txt a client is held to it.
+    remember_seconds: int = 86400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderAnomalies:
     """Signs of a script in a browser's clothes. Weights only: alone they never act."""
 
@@ -485,6 +499,7 @@ class BehaviourConfig:
     burst: BurstRule = BurstRule()
     image_burst: ImageBurstRule = ImageBurstRule()
     network_burst: NetworkBurstRule = NetworkBurstRule()
+    robots_violation: RobotsViolationRule = RobotsViolationRule()
     header_anomalies: HeaderAnomalies = HeaderAnomalies()
     log_score: int = 30
     block_score: int = 80

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,17 @@ from .counters import SharedCounters, open_counter_store
 from .events import REQUEST, ROBOTS_FETCH, UPSTREAM_ERROR, Event, RobotsVersion
 from .facts import RequestFacts
 from .paths import PathSet
+from .periods import format_time
 from .policy import Decision, Policy
 from .privacy import anonymizer
 from .signals.headers import XRobotsTag
-from .signals.robots import RobotsTxt
+from .signals.robots import AppRobots, RobotsTxt, allows
 from .sink import EventSink
 from .tally import Tally
 
 logger = logging.getLogger("noaiguard")
+#: Clients remembered as having fetched robots.txt (the least recent are forgotten).
+_MAX_ROBOTS_READERS = 100_000
 decision_logger = logging.getLogger("noaiguard.decision")
 
 
@@ -117,6 +121,9 @@ class Guard:
         #: The robots.txt version last served: events carry it as evidence of what was in force.
         self.robots_version = ""
         self._robots_body = b""
+        # Parsed robots.txt by version, and who fetched which version when (for violations).
+        self._robots_rules: dict[str, AppRobots] = {}
+        self._robots_readers: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # Without path or method rules a decision depends on the User-Agent alone, so the
         # middleware's fast path can look it up by the raw header bytes.
         self._decision_by_raw_user_agent = (
@@ -176,11 +183,13 @@ class Guard:
                 )
                 return self.policy.decide(spoofed, method, path)
         behaviour = self.behaviour
-        if (
-            behaviour is None
-            or decision.action is Action.BLOCK
-            or verdict.category in behaviour.exempt
-        ):
+        if behaviour is None:
+            return decision
+        if self._robots_readers:
+            violation = self._robots_violation(verdict, client_ip, path)
+            if violation is not None:
+                return self._violated(decision, violation)
+        if decision.action is Action.BLOCK or verdict.category in behaviour.exempt:
             return decision
         finding = behaviour.observe(
             client_ip,
@@ -201,6 +210,42 @@ class Guard:
             return decision
         judged = dataclasses.replace(verdict, reasons=(*verdict.reasons, *finding.reasons))
         return Decision(action, judged, "behaviour", decision.enforced)
+
+    def _robots_violation(self, verdict: Verdict, client_ip: str, path: str) -> str | None:
+        """Why ``path`` breaks the robots.txt this client fetched, or None."""
+        rule = self.config.behaviour.robots_violation
+        read = self._robots_readers.get(client_ip)
+        if read is None or not rule.enabled:
+            return None
+        version, fetched_at = read
+        rules = self._robots_rules.get(version)
+        if rules is None or self.clock() - fetched_at > rule.remember_seconds:
+            return None
+        agent = verdict.agent
+        token = next(iter(agent.robots), agent.name) if agent is not None else "*"
+        if allows(rules.rules_for(token), path):
+            return None
+        who = token if token != "*" else "every crawler (User-agent: *)"
+        return (
+            f"robots.txt violation: {path} is disallowed for {who} by the robots.txt this client "
+            f"fetched at {format_time(fetched_at)} UTC (version {version[:12]})"
+        )
+
+    def _violated(self, decision: Decision, violation: str) -> Decision:
+        """The decision for a request that breaks robots.txt: blocked (a browser: logged)."""
+        verdict = decision.verdict
+        judged = dataclasses.replace(verdict, reasons=(*verdict.reasons, violation))
+        if decision.action is Action.BLOCK:
+            return decision._replace(verdict=judged)
+        config = self.config.behaviour
+        weight = config.robots_violation.weight
+        if weight >= config.block_score and verdict.category is not Category.BROWSER:
+            action = Action.BLOCK
+        elif weight >= config.log_score:
+            action = Action.LOG
+        else:
+            return decision._replace(verdict=judged)
+        return Decision(action, judged, "behaviour.robots_violation", decision.enforced)
 
     def decide_by_user_agent(self, raw: bytes) -> Decision | None:
         """The decision for a raw User-Agent header, from a cache, when nothing else matters.
@@ -295,6 +340,17 @@ class Guard:
         if body != self._robots_body:
             self._robots_body = body
             self.robots_version = RobotsVersion.version_of(body)
+            self._robots_rules[self.robots_version] = AppRobots.parse(
+                body.decode("utf-8", "replace")
+            )
+            while len(self._robots_rules) > 8:
+                self._robots_rules.pop(next(iter(self._robots_rules)))
+        if facts.client_ip is not None:
+            readers = self._robots_readers
+            readers[facts.client_ip] = (self.robots_version, now)
+            readers.move_to_end(facts.client_ip)
+            while len(readers) > _MAX_ROBOTS_READERS:
+                readers.popitem(last=False)
         text = body.decode("utf-8", "replace")
         self.sink.put(RobotsVersion(self.robots_version, text, now, now))
         verdict = self.classify(facts)

@@ -20,7 +20,9 @@ substring parser they would catch every crawler with the word in its name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -265,3 +267,26 @@ class RobotsTxt:
     def version(body: bytes) -> str:
         """A short, stable id of a robots.txt body, for evidence of what was served."""
         return hashlib.sha256(body).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(path_pattern: str) -> re.Pattern[str]:
+    """A robots.txt path pattern as a regular expression: ``*`` any run, a final ``$`` the end."""
+    anchored = path_pattern.endswith("$")
+    body = path_pattern[:-1] if anchored else path_pattern
+    return re.compile(".*".join(map(re.escape, body.split("*"))) + ("$" if anchored else ""))
+
+
+def allows(rules: Rules, path: str) -> bool:
+    """Whether ``rules`` let a crawler fetch ``path`` (RFC 9309: the longest matching rule wins,
+    Allow on a tie; an empty Disallow allows everything)."""
+    best_length, allowed = -1, True
+    for directive, value in rules:
+        kind = directive.lower()
+        if kind not in ("allow", "disallow") or not value:
+            continue
+        if _pattern(value).match(path) and (
+            len(value) > best_length or (len(value) == best_length and kind == "allow")
+        ):
+            best_length, allowed = len(value), kind == "allow"
+    return allowed

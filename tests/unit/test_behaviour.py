@@ -4,6 +4,7 @@ number of requests."""
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from collections.abc import Sequence
 
@@ -206,3 +207,66 @@ def test_memory_per_tracked_client_is_under_200_bytes() -> None:
     tracemalloc.stop()
     assert len(table) == count
     assert used / count < 200, f"{used / count:.0f} bytes per client"
+
+
+# -- robots.txt violations --------------------------------------------------------------------
+
+ROBOTS = (
+    b"User-agent: GPTBot\nDisallow: /\n\n"
+    b"User-agent: *\nDisallow: /drafts/\nAllow: /drafts/public$\n"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def fetch_robots(site: Site, ua: str, ip: str) -> None:
+    site.guard.robots_served(RequestFacts("GET", "/robots.txt", ua, ip), ROBOTS)
+
+
+def test_robots_rules_match_as_rfc_9309_says() -> None:
+    from noaiguard.signals.robots import allows
+
+    rules = (("Disallow", "/drafts/"), ("Allow", "/drafts/public$"), ("Disallow", "/*.psd"))
+    assert not allows(rules, "/drafts/x") and allows(rules, "/drafts/public")
+    assert not allows(rules, "/drafts/public/more")  # $ ends the pattern
+    assert not allows(rules, "/art/layers.psd") and allows(rules, "/art/")
+    assert allows((("Disallow", ""),), "/anything")  # an empty Disallow allows all
+    assert allows((("Disallow", "/a"), ("Allow", "/a")), "/a")  # a tie goes to Allow
+
+
+def test_a_crawler_that_read_robots_txt_and_ignores_it_is_blocked_with_the_evidence(
+    site: Site,
+) -> None:
+    google = "66.249.66.1"  # Google's own address: a genuine Googlebot
+    assert site.visit("/drafts/x", ua=GOOGLEBOT, ip=google, headers=()).action is Action.ALLOW
+    fetch_robots(site, GOOGLEBOT, google)
+    site.clock.now += 5
+    assert site.visit("/drafts/public", ua=GOOGLEBOT, ip=google, headers=()).action is (
+        Action.ALLOW
+    )
+    caught = site.visit("/drafts/x", ua=GOOGLEBOT, ip=google, headers=())
+    assert caught.action is Action.BLOCK and caught.rule == "behaviour.robots_violation"
+    (reason,) = [r for r in caught.verdict.reasons if r.startswith("robots.txt violation")]
+    version = hashlib.sha256(ROBOTS).hexdigest()[:12]
+    assert "/drafts/x is disallowed for Googlebot by the robots.txt this client fetched" in reason
+    assert f"(version {version})" in reason
+    # A day later the client is no longer held to what it read.
+    site.clock.now += 86400
+    assert site.visit("/drafts/x", ua=GOOGLEBOT, ip=google, headers=()).action is Action.ALLOW
+
+
+def test_a_blocked_agent_that_ignores_robots_txt_gets_the_violation_on_its_record(
+    site: Site,
+) -> None:
+    openai = "132.196.86.9"  # in OpenAI's published GPTBot ranges
+    gptbot = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2)"
+    fetch_robots(site, gptbot, openai)
+    decision = site.visit("/img/a.jpg", ua=gptbot, ip=openai, headers=())
+    assert decision.action is Action.BLOCK and decision.verdict.agent_name == "GPTBot"
+    assert any("disallowed for GPTBot" in r for r in decision.verdict.reasons)
+
+
+def test_a_person_who_read_robots_txt_is_at_most_logged(site: Site) -> None:
+    fetch_robots(site, BROWSER_UA, "198.51.100.20")
+    decision = site.visit("/drafts/sketch", ip="198.51.100.20")
+    assert decision.action is Action.LOG
+    assert any("for every crawler (User-agent: *)" in r for r in decision.verdict.reasons)
