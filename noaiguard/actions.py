@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ._types import RawHeaders, Send
-from .config import BlockResponse
+import anyio
+
+from ._types import RawHeaders, Receive, Send
+from .config import BlockResponse, TarpitConfig
 from .signals.headers import merge_x_robots_tag
 
 
@@ -28,3 +30,36 @@ class BlockResponder:
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else self.body})
         return ", ".join(directives)
+
+
+class Tarpit:
+    """Holds a refused request open for a while before refusing it: a scraper's worker stays
+    tied up instead of moving on to the next image.
+
+    Bounded: at most ``max_concurrent`` requests are held (beyond that, the block response is
+    sent at once), each for at most ``seconds``, and a client that hangs up frees its place. The
+    server's own resources are never at stake: a held request costs one sleeping task.
+    """
+
+    def __init__(self, config: TarpitConfig, block: BlockResponder) -> None:
+        self.seconds = config.seconds
+        self.max_concurrent = config.max_concurrent
+        self.block = block
+        #: Requests being held right now.
+        self.holding = 0
+
+    async def respond(
+        self, receive: Receive, send: Send, *, head: bool, directives: tuple[str, ...]
+    ) -> tuple[str, bool]:
+        """Hold, then block; return the X-Robots-Tag sent and whether the client was held."""
+        if self.holding >= self.max_concurrent:
+            return await self.block.respond(send, head=head, directives=directives), False
+        self.holding += 1
+        try:
+            with anyio.move_on_after(self.seconds):
+                while (await receive())["type"] != "http.disconnect":
+                    pass  # the request's body, read and dropped while we wait
+                return "", True  # the client gave up: nothing to send
+        finally:
+            self.holding -= 1
+        return await self.block.respond(send, head=head, directives=directives), True

@@ -63,6 +63,7 @@ class Action(StrEnum):
 
     ALLOW = "allow"  # serve it, count it
     LOG = "log"  # serve it, record an event
+    TARPIT = "tarpit"  # hold the connection for a while, then refuse it; record an event
     BLOCK = "block"  # refuse it with the block response, record an event
 
 
@@ -189,6 +190,24 @@ class BlockResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TarpitConfig:
+    """A tarpit holds a client's request open for ``seconds``, then sends the block response.
+
+    At most ``max_concurrent`` requests are held at once; beyond that, clients are blocked at
+    once, so a tarpit can never tie up the server.
+    """
+
+    seconds: float = field(default=10.0, metadata={"check": _positive})
+    max_concurrent: int = 32
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 1 <= self.max_concurrent <= 10_000:
+            yield "max_concurrent", "expected between 1 and 10000"
+        if self.seconds > 300:
+            yield "seconds", "keep a tarpit under 300 seconds"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyConfig:
     """Who gets what. Precedence, first match wins:
 
@@ -202,6 +221,7 @@ class PolicyConfig:
     agents: Mapping[str, Action] = field(default_factory=lambda: MappingProxyType({}))
     rules: tuple[PolicyRule, ...] = ()
     block: BlockResponse = BlockResponse()
+    tarpit: TarpitConfig = TarpitConfig()
 
 
 # -- signals --------------------------------------------------------------------------------------
@@ -502,6 +522,8 @@ class BehaviourConfig:
     robots_violation: RobotsViolationRule = RobotsViolationRule()
     header_anomalies: HeaderAnomalies = HeaderAnomalies()
     log_score: int = 30
+    #: A score from here up to block_score holds the client in the tarpit (policy.tarpit).
+    tarpit_score: int = 70
     block_score: int = 80
     penalty_seconds: int = 600
     exempt_categories: tuple[Category, ...] = (
@@ -517,8 +539,8 @@ class BehaviourConfig:
             yield "max_clients", "expected at least 1000"
         if self.max_networks < 100:
             yield "max_networks", "expected at least 100"
-        if not 0 < self.log_score <= self.block_score:
-            yield "log_score", "expected above 0 and at most block_score"
+        if not 0 < self.log_score <= self.tarpit_score <= self.block_score:
+            yield "tarpit_score", "expected log_score <= tarpit_score <= block_score"
         if self.penalty_seconds < 0:
             yield "penalty_seconds", "expected 0 or more"
 

@@ -189,7 +189,7 @@ class Guard:
             violation = self._robots_violation(verdict, client_ip, path)
             if violation is not None:
                 return self._violated(decision, violation)
-        if decision.action is Action.BLOCK or verdict.category in behaviour.exempt:
+        if decision.action in (Action.BLOCK, Action.TARPIT) or verdict.category in behaviour.exempt:
             return decision
         finding = behaviour.observe(
             client_ip,
@@ -204,6 +204,8 @@ class Guard:
         config = behaviour.config
         if finding.score >= config.block_score:
             action = Action.BLOCK
+        elif finding.score >= config.tarpit_score:
+            action = Action.TARPIT  # (block and tarpit decisions never get here)
         elif finding.score >= config.log_score and decision.action is Action.ALLOW:
             action = Action.LOG
         else:

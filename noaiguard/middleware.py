@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 
 from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
-from .actions import BlockResponder
+from .actions import BlockResponder, Tarpit
 from .config import Action, Config, load_config
 from .facts import RequestFacts
 from .guard import Guard
@@ -41,6 +41,9 @@ _CONTENT_ENCODING = b"content-encoding"
 _CONTENT_LENGTH = b"content-length"
 _READ = ("GET", "HEAD")
 _ALLOW = Action.ALLOW
+_REFUSE = frozenset({Action.BLOCK, Action.TARPIT})
+#: The status recorded when a client hung up before its answer (nginx's convention).
+_CLIENT_GONE = 499
 _ROBOTS_PATH = "/robots.txt"
 _MAX_APP_ROBOTS = 512 * 1024
 _APP_ROBOTS_HOSTS = 64
@@ -76,6 +79,7 @@ class NoAIGuardMiddleware:
         self.guard = guard
         self._endpoints = dict(endpoints or {})
         self._block = BlockResponder(guard.config.policy.block)
+        self.tarpit = Tarpit(guard.config.policy.tarpit, self._block)
         self._app_robots = (
             _AppRobots(app, guard.config.signals.robots_txt.app_cache_seconds)
             if guard.robots is not None and guard.config.signals.robots_txt.merge_app
@@ -174,9 +178,9 @@ class NoAIGuardMiddleware:
             finally:
                 self._tally.count(category, action, sending.status or 500)
             return
-        if decision.effective_action is Action.BLOCK:
-            await self._refuse(facts, decision, send)
-            self._tally.count(category, action, self._block.status)
+        if decision.effective_action in _REFUSE:
+            status = await self._refuse(facts, decision, receive, send)
+            self._tally.count(category, action, status)
             return
         outcome = Outcome()
         try:
@@ -230,17 +234,27 @@ class NoAIGuardMiddleware:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    async def _refuse(self, facts: RequestFacts, decision: Decision, send: Send) -> None:
+    async def _refuse(
+        self, facts: RequestFacts, decision: Decision, receive: Receive, send: Send
+    ) -> int:
+        """Block, or hold in the tarpit and then block; record it; return the status sent."""
         head = facts.method == "HEAD"
         directives = self.guard.x_robots_tag.directives_for(facts.path, self._block.content_type)
-        served = await self._block.respond(send, head=head, directives=directives)
+        status = self._block.status
+        if decision.effective_action is Action.TARPIT:
+            served, _ = await self.tarpit.respond(receive, send, head=head, directives=directives)
+            if not served:
+                status = _CLIENT_GONE
+        else:
+            served = await self._block.respond(send, head=head, directives=directives)
         self.guard.record(
             facts,
             decision,
-            status=self._block.status,
-            bytes_sent=0 if head else len(self._block.body),
+            status=status,
+            bytes_sent=0 if head or status == _CLIENT_GONE else len(self._block.body),
             x_robots_tag=served,
         )
+        return status
 
     async def _serve_robots(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         robots = self.guard.robots

@@ -64,8 +64,8 @@ class Decision(NamedTuple):
 
     @property
     def effective_action(self) -> Action:
-        """What actually happens: in monitor mode a block is served and logged instead."""
-        if self.action is Action.BLOCK and not self.enforced:
+        """What actually happens: in monitor mode a block or tarpit is served and logged instead."""
+        if not self.enforced and self.action in (Action.BLOCK, Action.TARPIT):
             return Action.LOG
         return self.action
 
@@ -161,7 +161,7 @@ class Policy:
             if not rule.matches_client(verdict):
                 continue
             if not rule.paths:
-                return rule.action is Action.BLOCK, path_rules
+                return rule.action in (Action.BLOCK, Action.TARPIT), path_rules
             path_rules.extend((rule.action, glob) for glob in rule.paths.patterns)
         action, _ = self.base_action(verdict)
-        return action is Action.BLOCK, path_rules
+        return action in (Action.BLOCK, Action.TARPIT), path_rules

@@ -36,6 +36,8 @@ MAX_APP_ROBOTS_BYTES = 500 * 1024
 
 _GROUP_RULES = frozenset({"allow", "disallow", "crawl-delay", "content-usage", "content-signal"})
 _ALLOW_ALL = (("Allow", "/"),)
+#: Actions that refuse a crawler, so robots.txt tells it to stay away.
+_REFUSED = frozenset({Action.BLOCK, Action.TARPIT})
 
 Rules = tuple[tuple[str, str], ...]
 
@@ -75,7 +77,7 @@ def build_groups(agents: AgentDB, policy: Policy) -> list[RobotsGroup]:
         if not blocked:
             continue
         rules = [
-            ("Disallow" if action is Action.BLOCK else "Allow", glob_to_robots(glob))
+            ("Disallow" if action in _REFUSED else "Allow", glob_to_robots(glob))
             for action, glob in path_rules
         ]
         rules.append(("Disallow", "/"))

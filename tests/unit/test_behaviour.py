@@ -270,3 +270,14 @@ def test_a_person_who_read_robots_txt_is_at_most_logged(site: Site) -> None:
     decision = site.visit("/drafts/sketch", ip="198.51.100.20")
     assert decision.action is Action.LOG
     assert any("for every crawler (User-agent: *)" in r for r in decision.verdict.reasons)
+
+
+def test_between_the_tarpit_and_block_scores_a_client_is_held_in_the_tarpit(site: Site) -> None:
+    # Twenty pages a second (60) with one sign of a script (10): 70, the tarpit's score.
+    only_accept = ((b"accept", b"text/html"),)
+    decision = None
+    for n in range(700):
+        decision = site.visit(f"/page/{n}", ip="203.0.113.12", headers=only_accept)
+        site.clock.now += 0.05
+    assert decision is not None and decision.action is Action.TARPIT
+    assert any("no Accept-Language" in r for r in decision.verdict.reasons)

@@ -91,7 +91,7 @@ store:
         "did you mean 'enforce'?",
         found[1],
         "site.yaml:5:16: policy.categories.ai-search: unknown value 'deny'; expected one of "
-        "allow, log, block",
+        "allow, log, tarpit, block",
         "site.yaml:7:5: policy.agents.GPTBott: unknown agent; did you mean 'GPTBot'?",
         "site.yaml:9:14: policy.rules[0].paths: path 'press/**' must start with '/'",
         "site.yaml:13:17: signals.x_robots_tag.directives: 'noindex' is not an AI opt-out "
