@@ -107,16 +107,23 @@ class Guard:
             else None
         )
         behaviour = self.config.behaviour
-        #: What clients do over time (None when behaviour detection is off).
-        self.behaviour = Behaviour(behaviour, clock()) if behaviour.enabled else None
-        #: Every request, counted per hour for the reports' shares.
-        self.tally = Tally(self.sink.put, clock=clock)
         #: Rate counters, shared with other instances through store.counters_url.
         self.counters = SharedCounters(
             open_counter_store(store_config.counters_url, expire_seconds=3600),
+            window_seconds=behaviour.window_seconds,
+            bucket_seconds=max(1, behaviour.window_seconds // 6),
             sync_seconds=store_config.counters_sync_seconds,
             clock=clock,
         )
+        shared = not store_config.counters_url.startswith("memory:")
+        #: What clients do over time (None when behaviour detection is off).
+        self.behaviour = (
+            Behaviour(behaviour, clock(), self.counters if shared else None)
+            if behaviour.enabled
+            else None
+        )
+        #: Every request, counted per hour for the reports' shares.
+        self.tally = Tally(self.sink.put, clock=clock)
         self.clock = clock
         #: The robots.txt version last served: events carry it as evidence of what was in force.
         self.robots_version = ""

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..config import BehaviourConfig
+from ..counters import SharedCounters
 
 # Request kinds, from the path's extension.
 OTHER, PAGE, IMAGE = 0, 1, 2
@@ -195,11 +196,31 @@ class Finding(NamedTuple):
 class Behaviour:
     """Scores what clients do; one per Guard."""
 
-    def __init__(self, config: BehaviourConfig, epoch: float) -> None:
+    def __init__(
+        self, config: BehaviourConfig, epoch: float, shared: SharedCounters | None = None
+    ) -> None:
         self.config = config
         self.clients = ClientTable(config.max_clients, config.window_seconds, epoch)
         self.networks = ClientTable(config.max_networks, config.window_seconds, epoch)
         self.exempt = frozenset(config.exempt_categories)
+        #: Counts shared with other instances (Redis), or None for this process alone.
+        self.shared = shared
+
+    def _combined(self, key: str, kind: int, local: Counts) -> Counts:
+        """This instance's counts, or every instance's where those are higher."""
+        shared = self.shared
+        assert shared is not None
+        shared.add("r:" + key)
+        if kind == IMAGE:
+            shared.add("i:" + key)
+        elif kind == PAGE:
+            shared.add("p:" + key)
+        return Counts(
+            max(local.requests, shared.total("r:" + key)),
+            max(local.images, shared.total("i:" + key)),
+            max(local.pages, shared.total("p:" + key)),
+            local.flagged_until,
+        )
 
     def observe(
         self,
@@ -215,6 +236,8 @@ class Behaviour:
         config = self.config
         kind = request_kind(path)
         mine = self.clients.observe(client_ip, kind, now)
+        if self.shared is not None:
+            mine = self._combined(client_ip, kind, mine)
         if mine.flagged_until and now < mine.flagged_until + self.clients.epoch:
             until = mine.flagged_until + self.clients.epoch
             return Finding(
@@ -245,6 +268,8 @@ class Behaviour:
             network = network_of(client_ip)
             if network:
                 theirs = self.networks.observe(network, kind, now)
+                if self.shared is not None:
+                    theirs = self._combined(network, kind, theirs)
                 if theirs.requests > network_rule.requests:
                     score += network_rule.weight
                     reasons.append(
