@@ -493,6 +493,26 @@ class RobotsViolationRule:
     remember_seconds: int = 86400
 
 
+def _check_trap_path(value: str) -> str | None:
+    if not value.startswith("/") or any(c in value for c in ' *$?#"<>'):
+        return "expected a plain path starting with /, such as /all-originals/"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrapRule:
+    """An invisible link in every HTML page to a path robots.txt disallows for everyone.
+
+    People never see it, screen readers skip it, crawlers that obey robots.txt never follow it;
+    whoever asks for it ignores robots.txt and is blocked for ``flag_seconds``. Needs the
+    robots.txt noaiguard serves (signals.robots_txt.enabled).
+    """
+
+    enabled: bool = True
+    path: str = field(default="/all-originals/", metadata={"check": _check_trap_path})
+    flag_seconds: int = 86400
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderAnomalies:
     """Signs of a script in a browser's clothes. Weights only: alone they never act."""
@@ -520,6 +540,7 @@ class BehaviourConfig:
     image_burst: ImageBurstRule = ImageBurstRule()
     network_burst: NetworkBurstRule = NetworkBurstRule()
     robots_violation: RobotsViolationRule = RobotsViolationRule()
+    trap: TrapRule = TrapRule()
     header_anomalies: HeaderAnomalies = HeaderAnomalies()
     log_score: int = 30
     #: A score from here up to block_score holds the client in the tarpit (policy.tarpit).

@@ -71,8 +71,15 @@ class Guard:
             (html.directives or tuple(signals.x_robots_tag.directives)) if html.enabled else ()
         )
         self.meta_excluded = PathSet(html.exclude_paths)
+        trap = self.config.behaviour.trap
+        #: The trap link's path ("" when off): it needs a robots.txt that disallows it.
+        self.trap_path = (
+            trap.path
+            if trap.enabled and self.config.behaviour.enabled and signals.robots_txt.enabled
+            else ""
+        )
         self.robots = (
-            RobotsTxt(self.agents, self.policy, signals.robots_txt)
+            RobotsTxt(self.agents, self.policy, signals.robots_txt, self.trap_path)
             if signals.robots_txt.enabled
             else None
         )
@@ -192,6 +199,8 @@ class Guard:
         behaviour = self.behaviour
         if behaviour is None:
             return decision
+        if self.trap_path and path.startswith(self.trap_path):
+            return self._trapped(decision, client_ip, path)
         if self._robots_readers:
             violation = self._robots_violation(verdict, client_ip, path)
             if violation is not None:
@@ -239,6 +248,23 @@ class Guard:
             f"robots.txt violation: {path} is disallowed for {who} by the robots.txt this client "
             f"fetched at {format_time(fetched_at)} UTC (version {version[:12]})"
         )
+
+    def _trapped(self, decision: Decision, client_ip: str, path: str) -> Decision:
+        """Someone followed the invisible link robots.txt forbids to all: block them a while."""
+        behaviour = self.behaviour
+        assert behaviour is not None
+        verdict = decision.verdict
+        if verdict.category in behaviour.exempt:
+            return decision  # a search engine that slipped: its own rules, not the trap's
+        seconds = behaviour.config.trap.flag_seconds
+        now = self.clock()
+        behaviour.clients.flag(client_ip, now + seconds, now)
+        reason = (
+            f"followed the hidden trap link to {path}, which robots.txt disallows for every "
+            f"crawler; blocked for {seconds} s"
+        )
+        judged = dataclasses.replace(verdict, reasons=(*verdict.reasons, reason))
+        return Decision(Action.BLOCK, judged, "behaviour.trap", decision.enforced)
 
     def _violated(self, decision: Decision, violation: str) -> Decision:
         """The decision for a request that breaks robots.txt: blocked (a browser: logged)."""

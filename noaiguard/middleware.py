@@ -91,6 +91,7 @@ class NoAIGuardMiddleware:
             guard.meta_directives,
             guard.meta_excluded,
             guard.config.signals.html_meta.max_lookahead,
+            guard.trap_path,
         )
         # The paths answered before any policy applies: robots.txt and the given endpoints.
         self._own_paths = frozenset(self._endpoints) | (

@@ -143,11 +143,13 @@ class ClientTable:
             data[base + _FLAGGED],
         )
 
-    def flag(self, key: str, until: float) -> None:
+    def flag(self, key: str, until: float, now: float) -> None:
         """Put ``key`` in the penalty box until ``until`` (epoch seconds)."""
         slot = self._slots.get(key)
-        if slot is not None:
-            self._data[slot * _FIELDS + _FLAGGED] = max(0, int(until) - self.epoch)
+        if slot is None:
+            slot = self._new_slot(key, int(now) - self.epoch)
+            self._data[slot * _FIELDS + _LAST] = int(now) - self.epoch
+        self._data[slot * _FIELDS + _FLAGGED] = max(0, int(until) - self.epoch)
 
     def flagged_until(self, key: str) -> float:
         """When ``key``'s penalty ends (epoch seconds), or 0."""
@@ -283,7 +285,7 @@ class Behaviour:
             score += config.header_anomalies.weight * len(anomalies)
             reasons.extend(anomalies)
         if score >= config.block_score and config.penalty_seconds:
-            self.clients.flag(client_ip, now + config.penalty_seconds)
+            self.clients.flag(client_ip, now + config.penalty_seconds, now)
             reasons.append(f"penalty box for {config.penalty_seconds} s")
         return Finding(score, tuple(reasons))
 

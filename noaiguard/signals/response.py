@@ -49,6 +49,7 @@ class ResponseSignals:
         meta_directives: tuple[str, ...],
         meta_excluded: PathSet,
         max_lookahead: int,
+        trap_path: str = "",
     ) -> None:
         self.x_robots_tag = x_robots_tag
         #: The header every response gets when no per-path or per-type rule applies.
@@ -61,6 +62,8 @@ class ResponseSignals:
         self.meta_excluded = meta_excluded.matches if meta_excluded else None
         self.max_lookahead = max_lookahead
         self.head_ends = HeadEndMemory(max_lookahead)
+        #: The hidden link put before ``</body>`` (b"": none), see BehaviourConfig.trap.
+        self.trap_link = trap_link(trap_path) if trap_path and self.meta else b""
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
 
@@ -173,7 +176,13 @@ class SignalingSend:
             offset = signals.head_ends.find(self._path, body, complete=not more)
             if offset is not None:  # an ordinary page: no scanner needed
                 body = body[:offset] + signals.meta + body[offset:]
-                await self._send(self._release(len(signals.meta)))
+                added = len(signals.meta)
+                if signals.trap_link and not more:  # the whole page: the trap fits too
+                    end = _body_end(body)
+                    if end >= 0:
+                        body = body[:end] + signals.trap_link + body[end:]
+                        added += len(signals.trap_link)
+                await self._send(self._release(added))
                 if self._outcome is not None:
                     self._outcome.bytes_sent += len(body)
                 await self._send({"type": _BODY, "body": body, "more_body": more})
@@ -222,6 +231,21 @@ _DONE = _Done()
 async def _send_both(send: Send, first: Message, second: Message) -> None:
     await send(first)
     await send(second)
+
+
+def trap_link(path: str) -> bytes:
+    """A link no person sees or reaches: not displayed, hidden from screen readers, out of the
+    tab order, and marked nofollow for the crawlers that also respect robots.txt."""
+    return (
+        f'<a href="{path}" rel="nofollow" style="display:none" aria-hidden="true" '
+        f'tabindex="-1">originals</a>'
+    ).encode("ascii")
+
+
+def _body_end(page: bytes) -> int:
+    """Where the last ``</body`` starts (any case), or -1."""
+    end = page.rfind(b"</body")
+    return end if end >= 0 else page.lower().rfind(b"</body")
 
 
 def header_value(headers: RawHeaders, name: bytes) -> str:

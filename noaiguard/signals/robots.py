@@ -207,8 +207,12 @@ class AppRobots:
 class RobotsTxt:
     """The robots.txt noaiguard serves; rendered once per distinct site robots.txt."""
 
-    def __init__(self, agents: AgentDB, policy: Policy, config: RobotsTxtConfig) -> None:
+    def __init__(
+        self, agents: AgentDB, policy: Policy, config: RobotsTxtConfig, trap_path: str = ""
+    ) -> None:
         self.config = config
+        #: A path disallowed in every group: only a crawler that ignores robots.txt goes there.
+        self.trap_path = trap_path
         self.groups = build_groups(agents, policy)
         self.tokens = tuple(token for group in self.groups for token in group.tokens)
         self._blocked = {token.lower() for token in self.tokens}
@@ -261,7 +265,10 @@ class RobotsTxt:
             own = app.without([*self.tokens, *shadowed])
             if own:
                 parts.append("# The site's own rules:\n" + own)
-        rendered = ("\n\n".join(parts) + "\n").encode("utf-8")
+        text = "\n\n".join(parts) + "\n"
+        if self.trap_path:
+            text = disallow_everywhere(text, self.trap_path)
+        rendered = text.encode("utf-8")
         self._last = (app_body, rendered)
         return rendered
 
@@ -269,6 +276,28 @@ class RobotsTxt:
     def version(body: bytes) -> str:
         """A short, stable id of a robots.txt body, for evidence of what was served."""
         return hashlib.sha256(body).hexdigest()[:16]
+
+
+def disallow_everywhere(text: str, path: str) -> str:
+    """``text`` with ``Disallow: path`` added to every group, after the group's last line.
+
+    Every group, because a crawler obeys only the group that names it: a trap disallowed in
+    ``User-agent: *`` alone would catch a crawler the site gave a group of its own.
+    """
+    parsed = AppRobots.parse(text)
+    last_line = {group: index for index, (_, _, _, group) in enumerate(parsed.lines) if group >= 0}
+    # A group that disallows everything already keeps its crawlers out of the trap.
+    after = {
+        index: group
+        for group, index in last_line.items()
+        if ("Disallow", "/") not in parsed.groups[group].rules
+    }
+    out = []
+    for index, (line, *_rest) in enumerate(parsed.lines):
+        out.append(line)
+        if index in after:
+            out.append(f"Disallow: {path}")
+    return "\n".join(out) + "\n"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -66,7 +66,7 @@ async def test_the_proxy_recovers_when_the_upstream_comes_back(
         async with live_server(site, port=port):
             response = await http.get("/")
     assert response.status_code == 200
-    assert response.content.endswith(PAGE[-30:])
+    assert response.content.endswith(b"</body></html>") and PAGE[:15] in response.content
 
 
 async def test_a_client_that_leaves_mid_download_stops_the_upstream(

@@ -15,6 +15,12 @@ from tests.proxy.site import BR_PAGE, FEED, GZIP_PAGE, IMAGES, PAGE
 pytestmark = [pytest.mark.anyio, pytest.mark.server]
 
 TAG = b'<meta name="robots" content="noai, noimageai">'
+# The hidden trap link before </body> (behaviour.trap).
+TRAP = (
+    b'<a href="/all-originals/" rel="nofollow" style="display:none" aria-hidden="true" '
+    b'tabindex="-1">originals</a>'
+)
+SIGNED_PAGE = PAGE.replace(b"<head>", b"<head>" + TAG).replace(b"</body>", TRAP + b"</body>")
 SIGNALS = "noai, noimageai"
 
 
@@ -38,7 +44,7 @@ async def test_pages_images_and_feeds_pass_with_the_signals(proxy: Proxy) -> Non
         page = await http.get("/")
         image = await http.get("/img/dawn.png")
         feed = await http.get("/feed.xml")
-    assert page.content == PAGE.replace(b"<head>", b"<head>" + TAG)
+    assert page.content == SIGNED_PAGE
     assert page.headers["content-length"] == str(len(page.content))
     assert image.content == IMAGES["dawn"]
     assert feed.content == FEED
@@ -199,7 +205,7 @@ async def test_compressed_html_is_re_encoded_when_asked(
         br = await http.get("/compressed/br")
     for response in (gz, br):
         assert response.headers["content-encoding"] == "gzip"
-        assert response.content == PAGE.replace(b"<head>", b"<head>" + TAG)
+        assert response.content == SIGNED_PAGE
         assert "content-length" not in response.headers or int(
             response.headers["content-length"]
         ) == len(response.read())

@@ -44,7 +44,7 @@ async def test_the_upstream_robots_txt_is_merged_and_cached(
         await asyncio.sleep(0.6)
         alone = await robots(proxy.url)
         assert "Disallow: /drafts/" not in alone
-        assert alone.rstrip().endswith("User-agent: *\nAllow: /")
+        assert alone.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
 
         # Back: merged again after the time to live.
         site.state.robots_status = 200

@@ -281,3 +281,31 @@ def test_between_the_tarpit_and_block_scores_a_client_is_held_in_the_tarpit(site
         site.clock.now += 0.05
     assert decision is not None and decision.action is Action.TARPIT
     assert any("no Accept-Language" in r for r in decision.verdict.reasons)
+
+
+# -- the trap link ----------------------------------------------------------------------------
+
+
+def test_whoever_follows_the_trap_link_is_blocked_for_a_day(site: Site) -> None:
+    scraper = "198.51.100.66"
+    assert site.visit("/gallery/", ip=scraper).action is Action.ALLOW
+    trapped = site.visit("/all-originals/", ip=scraper)
+    assert trapped.action is Action.BLOCK and trapped.rule == "behaviour.trap"
+    assert "robots.txt disallows for every crawler" in trapped.verdict.reasons[-1]
+    site.clock.now += 3600
+    assert site.visit("/gallery/", ip=scraper).action is Action.BLOCK  # still in the box
+    site.clock.now += 86400
+    assert site.visit("/gallery/", ip=scraper).action is Action.ALLOW
+    # Another visitor is not affected, and a search engine is never trapped.
+    assert site.visit("/gallery/", ip="198.51.100.67").action is Action.ALLOW
+    googlebot = site.visit("/all-originals/", ua=GOOGLEBOT, ip="66.249.66.1", headers=())
+    assert googlebot.action is Action.ALLOW
+
+
+def test_the_trap_can_be_turned_off() -> None:
+    site = Site("behaviour:\n  trap: {enabled: false}\n")
+    assert site.guard.trap_path == ""
+    assert site.visit("/all-originals/").action is Action.ALLOW
+    robots = site.guard.robots
+    assert robots is not None and b"all-originals" not in robots.render()
+    site.close()

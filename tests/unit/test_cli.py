@@ -75,7 +75,8 @@ def test_robots_prints_the_merged_file(capsys: pytest.CaptureFixture[str], tmp_p
     code, out, _ = run(capsys, "robots", "--merge", str(own))
     assert code == EXIT_OK
     assert "User-agent: GPTBot\n" in out
-    assert out.rstrip().endswith("User-agent: *\nDisallow: /private/")
+    # The trap link's path is disallowed in every group that does not disallow everything.
+    assert out.rstrip().endswith("User-agent: *\nDisallow: /private/\nDisallow: /all-originals/")
 
 
 def test_agents_lists_the_database(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,11 @@ pytestmark = pytest.mark.anyio
 PAGE = (
     "<!doctype html><html><head><title>Gallery</title></head>"
     "<body><img src='/img/a.png'></body></html>"
+)
+# The hidden trap link, before </body> (behaviour.trap): no person sees or follows it.
+TRAP = (
+    '<a href="/all-originals/" rel="nofollow" style="display:none" aria-hidden="true" '
+    'tabindex="-1">originals</a>'
 )
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 CHATGPT_UA = (
@@ -134,7 +140,9 @@ async def test_a_browser_gets_the_page_with_both_signals(
         response = await http.get("/")
     assert response.status_code == 200
     assert response.headers["x-robots-tag"] == SIGNALS
-    assert response.text == PAGE.replace("<head>", "<head>" + TAG)
+    assert response.text == PAGE.replace("<head>", "<head>" + TAG).replace(
+        "</body>", TRAP + "</body>"
+    )
     assert int(response.headers["content-length"]) == len(response.content)
 
 
@@ -317,7 +325,9 @@ async def test_robots_txt_merges_the_apps_own(guarded: Callable[..., NoAIGuardMi
     assert response.headers["x-robots-tag"] == SIGNALS
     body = response.text
     assert "User-agent: GPTBot\n" in body
-    assert body.rstrip().endswith("User-agent: *\nDisallow: /drafts/\n\nSitemap: /s.xml")
+    assert body.rstrip().endswith(
+        "User-agent: *\nDisallow: /drafts/\nDisallow: /all-originals/\n\nSitemap: /s.xml"
+    )
     assert again.text == body
     assert head.content == b"" and head.headers["content-length"] == str(len(response.content))
     assert app.state.seen["robots_calls"] == 1  # cached
@@ -327,7 +337,7 @@ async def test_robots_txt_without_an_app_file(guarded: Callable[..., NoAIGuardMi
     async with client(guarded()) as http:
         response = await http.get("/robots.txt")
     assert response.status_code == 200
-    assert response.text.rstrip().endswith("User-agent: *\nAllow: /")
+    assert response.text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
 
 
 async def test_an_html_answer_for_robots_txt_is_not_merged(
@@ -337,7 +347,7 @@ async def test_an_html_answer_for_robots_txt_is_not_merged(
     async with client(guarded(app)) as http:
         response = await http.get("/robots.txt")
     assert "single page app" not in response.text
-    assert response.text.rstrip().endswith("User-agent: *\nAllow: /")
+    assert response.text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
 
 
 async def test_a_failing_robots_view_does_not_break_robots_txt(
@@ -530,3 +540,20 @@ async def test_a_known_agent_fetching_robots_txt_is_evidence_linked_to_the_versi
     assert fetch.x_robots_tag == SIGNALS
     # What the agent did after reading the rules carries the same version: the evidence chain.
     assert (block.kind, block.action, block.robots_version) == ("request", "block", version.version)
+
+
+async def test_a_scraper_that_follows_every_link_walks_into_the_trap(
+    guarded: Callable[..., NoAIGuardMiddleware], memory_store: MemoryEventStore
+) -> None:
+    middleware = guarded()
+    async with client(middleware) as http:
+        page = (await http.get("/")).text
+        robots = (await http.get("/robots.txt")).text
+        links = re.findall(r"(?:href|src)=[\"']([^\"']+)", page)
+        statuses = {link: (await http.get(link)).status_code for link in links}
+        after = await http.get("/")
+    assert "Disallow: /all-originals/" in robots  # crawlers that read robots.txt stay out
+    assert statuses == {"/img/a.png": 200, "/all-originals/": 403}
+    assert after.status_code == 403  # the penalty box: the rest of the site is closed to it
+    (event, *_) = recorded(middleware, memory_store)
+    assert event.path == "/all-originals/" and event.rule == "behaviour.trap"

@@ -80,7 +80,7 @@ def test_every_blocked_ai_crawler_is_disallowed() -> None:
         assert not stdlib.can_fetch(token, "https://example.org/gallery/a.png")
     for token in ("Googlebot", "bingbot", "facebookexternalhit", "OAI-SearchBot", "Mozilla"):
         assert protego.can_fetch("https://example.org/gallery/a.png", token)
-    assert text.rstrip().endswith("User-agent: *\nAllow: /")
+    assert text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
 
 
 def test_the_site_file_is_kept_with_moved_tokens_taken_out() -> None:
@@ -170,7 +170,10 @@ def test_a_huge_app_file_is_cut_at_500_kib_on_a_line_boundary() -> None:
     text = robots_for(app=body)
     own = text.split("# The site's own rules:\n", 1)[1]
     assert len(own.encode()) <= MAX_APP_ROBOTS_BYTES
-    assert all(row == "User-agent: *" or row == line.decode().strip() for row in own.splitlines())
+    trap = "Disallow: /all-originals/"
+    assert all(
+        row in ("User-agent: *", trap) or row == line.decode().strip() for row in own.splitlines()
+    )
 
 
 def test_rendering_is_cached_per_app_body() -> None:
