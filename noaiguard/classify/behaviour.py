@@ -52,12 +52,15 @@ _PAGE_EXTENSIONS = frozenset(
     [".html", ".htm", ".php", ".asp", ".aspx", ".css", ".js", ".mjs", ".xml", ".json"]
 )
 
-# Fields of one client in ClientTable's array.
+# Fields of one client in ClientTable's array, at these offsets from slot * 9 (observe() writes
+# them as literals: it runs twice per request).
 _LAST, _START, _REQ, _REQ_PREV, _IMG, _IMG_PREV, _PAGE, _PAGE_PREV, _FLAGGED = range(9)
 _FIELDS = 9
 _EVICTION_SAMPLE = 8
+_NEVER = float("inf")
 
 
+@functools.lru_cache(maxsize=8192)
 def request_kind(path: str) -> int:
     """PAGE, IMAGE or OTHER, from the last path segment's extension (none: a page)."""
     dot = path.rfind(".")
@@ -82,14 +85,10 @@ def network_of(address: str) -> str:
         return ""
 
 
-class Counts(NamedTuple):
-    """Sliding-window estimates for one client."""
-
-    requests: float
-    images: float
-    pages: float
-    #: Seconds since the table's epoch until which the client is in the penalty box (0: not).
-    flagged_until: int
+#: Sliding-window estimates for one client: requests, images, pages, and the seconds since the
+#: table's epoch until which it is in the penalty box (0: not). A plain tuple: it is made twice
+#: per request.
+Counts = tuple[float, float, float, int]
 
 
 class ClientTable:
@@ -110,37 +109,42 @@ class ClientTable:
         return len(self._slots)
 
     def observe(self, key: str, kind: int, now: float) -> Counts:
-        """Count one request of ``kind`` from ``key`` at ``now``; return the window's counts."""
+        """Count one request of ``kind`` from ``key`` at ``now``; return the window's counts.
+
+        This runs twice per request (client and network), so it is written for speed: the
+        field offsets are literals (see the layout at the top of the module) and the result is a
+        plain tuple (:data:`Counts`).
+        """
         t = int(now) - self.epoch
         slot = self._slots.get(key)
         if slot is None:
             slot = self._new_slot(key, t)
-        base = slot * _FIELDS
+        b = slot * 9
         data = self._data
-        data[base + _LAST] = t
-        elapsed = t - data[base + _START]
+        data[b] = t  # _LAST
+        elapsed = t - data[b + 1]  # _START
         window = self.window
         if elapsed >= window:  # a new bucket: the current one becomes the previous
             if elapsed >= 2 * window:
-                data[base + _REQ_PREV] = data[base + _IMG_PREV] = data[base + _PAGE_PREV] = 0
+                data[b + 3] = data[b + 5] = data[b + 7] = 0
             else:
-                data[base + _REQ_PREV] = data[base + _REQ]
-                data[base + _IMG_PREV] = data[base + _IMG]
-                data[base + _PAGE_PREV] = data[base + _PAGE]
-            data[base + _REQ] = data[base + _IMG] = data[base + _PAGE] = 0
+                data[b + 3], data[b + 5], data[b + 7] = data[b + 2], data[b + 4], data[b + 6]
+            data[b + 2] = data[b + 4] = data[b + 6] = 0
             elapsed %= window
-            data[base + _START] = t - elapsed
-        data[base + _REQ] += 1
+            data[b + 1] = t - elapsed
+        requests = data[b + 2] = data[b + 2] + 1
+        images = data[b + 4]
+        pages = data[b + 6]
         if kind == IMAGE:
-            data[base + _IMG] += 1
+            images = data[b + 4] = images + 1
         elif kind == PAGE:
-            data[base + _PAGE] += 1
+            pages = data[b + 6] = pages + 1
         share = 1.0 - elapsed / window
-        return Counts(
-            data[base + _REQ] + data[base + _REQ_PREV] * share,
-            data[base + _IMG] + data[base + _IMG_PREV] * share,
-            data[base + _PAGE] + data[base + _PAGE_PREV] * share,
-            data[base + _FLAGGED],
+        return (
+            requests + data[b + 3] * share,
+            images + data[b + 5] * share,
+            pages + data[b + 7] * share,
+            data[b + 8],
         )
 
     def flag(self, key: str, until: float, now: float) -> None:
@@ -207,6 +211,15 @@ class Behaviour:
         self.exempt = frozenset(config.exempt_categories)
         #: Counts shared with other instances (Redis), or None for this process alone.
         self.shared = shared
+        # The limits as plain numbers (a rule that is off never fires), read on every request.
+        self._burst_limit = float(config.burst.requests) if config.burst.enabled else _NEVER
+        self._image_limit = (
+            float(config.image_burst.images) if config.image_burst.enabled else _NEVER
+        )
+        self._page_ratio = config.image_burst.max_page_ratio
+        self._network_limit = (
+            float(config.network_burst.requests) if config.network_burst.enabled else _NEVER
+        )
 
     def _combined(self, key: str, kind: int, local: Counts) -> Counts:
         """This instance's counts, or every instance's where those are higher."""
@@ -217,11 +230,12 @@ class Behaviour:
             shared.add("i:" + key)
         elif kind == PAGE:
             shared.add("p:" + key)
-        return Counts(
-            max(local.requests, shared.total("r:" + key)),
-            max(local.images, shared.total("i:" + key)),
-            max(local.pages, shared.total("p:" + key)),
-            local.flagged_until,
+        requests, images, pages, flagged = local
+        return (
+            max(requests, shared.total("r:" + key)),
+            max(images, shared.total("i:" + key)),
+            max(pages, shared.total("p:" + key)),
+            flagged,
         )
 
     def observe(
@@ -235,49 +249,50 @@ class Behaviour:
         browser: bool = True,
     ) -> Finding | None:
         """Count the request; a finding when the client's behaviour scores above zero."""
-        config = self.config
         kind = request_kind(path)
         mine = self.clients.observe(client_ip, kind, now)
         if self.shared is not None:
             mine = self._combined(client_ip, kind, mine)
-        if mine.flagged_until and now < mine.flagged_until + self.clients.epoch:
-            until = mine.flagged_until + self.clients.epoch
+        requests, images, pages, flagged = mine
+        if flagged and now < flagged + self.clients.epoch:
+            until = flagged + self.clients.epoch
             return Finding(
-                config.block_score,
+                self.config.block_score,
                 (f"in the penalty box for another {int(until - now)} s",),
                 penalised=True,
             )
+        network_requests = 0.0
+        network = network_of(client_ip) if self._network_limit < _NEVER else ""
+        if network:
+            theirs = self.networks.observe(network, kind, now)
+            if self.shared is not None:
+                theirs = self._combined(network, kind, theirs)
+            network_requests = theirs[0]
+        # The common case, cheaply: nothing over any limit.
+        burst = requests > self._burst_limit
+        image_burst = images >= self._image_limit and pages <= images * self._page_ratio
+        network_burst = network_requests > self._network_limit
+        if not (burst or image_burst or network_burst):
+            return None
+        config = self.config
+        window = config.window_seconds
         score = 0
         reasons: list[str] = []
-        window = config.window_seconds
-        rule = config.burst
-        if rule.enabled and mine.requests > rule.requests:
-            score += rule.weight
-            reasons.append(f"{mine.requests:.0f} requests in {window} s (limit {rule.requests})")
-        image_rule = config.image_burst
-        if (
-            image_rule.enabled
-            and mine.images >= image_rule.images
-            and mine.pages <= mine.images * image_rule.max_page_ratio
-        ):
-            score += image_rule.weight
+        if burst:
+            score += config.burst.weight
+            reasons.append(f"{requests:.0f} requests in {window} s (limit {self._burst_limit:.0f})")
+        if image_burst:
+            score += config.image_burst.weight
             reasons.append(
-                f"{mine.images:.0f} images and {mine.pages:.0f} pages in {window} s: "
+                f"{images:.0f} images and {pages:.0f} pages in {window} s: "
                 "downloading images without viewing pages"
             )
-        network_rule = config.network_burst
-        if network_rule.enabled:
-            network = network_of(client_ip)
-            if network:
-                theirs = self.networks.observe(network, kind, now)
-                if self.shared is not None:
-                    theirs = self._combined(network, kind, theirs)
-                if theirs.requests > network_rule.requests:
-                    score += network_rule.weight
-                    reasons.append(
-                        f"{theirs.requests:.0f} requests from {network} in {window} s "
-                        f"(limit {network_rule.requests})"
-                    )
+        if network_burst:
+            score += config.network_burst.weight
+            reasons.append(
+                f"{network_requests:.0f} requests from {network} in {window} s "
+                f"(limit {self._network_limit:.0f})"
+            )
         if not score:
             return None
         if config.header_anomalies.enabled and browser:
