@@ -16,7 +16,7 @@ from starlette.routing import Route
 from noaiguard.backends.base import EventStore
 from noaiguard.backends.memory import MemoryEventStore
 from noaiguard.backends.sqlite import SQLiteEventStore
-from noaiguard.config import Config
+from noaiguard.config import BehaviourConfig, BurstRule, Config, NetworkBurstRule
 from noaiguard.events import Batch
 from noaiguard.guard import Guard
 from noaiguard.middleware import NoAIGuardMiddleware
@@ -46,5 +46,16 @@ def _store() -> EventStore:
 
 app = NoAIGuardMiddleware(
     Starlette(routes=[Route("/", page), Route("/img/{name}", page)]),
-    guard=Guard(Config(), store=_store()),
+    # The burst limit out of reach: wrk is one client at thousands of requests a second, which
+    # behaviour detection would rightly hold in the tarpit.
+    # The rate limits out of reach: wrk is one client at thousands of requests a second, which
+    # behaviour detection would rightly hold in the tarpit.
+    guard=Guard(
+        Config(
+            behaviour=BehaviourConfig(
+                burst=BurstRule(requests=10**9), network_burst=NetworkBurstRule(requests=10**9)
+            )
+        ),
+        store=_store(),
+    ),
 )
