@@ -205,6 +205,9 @@ class EventSink:
                 store.write(batch)
             except StoreError as exc:
                 self._store_failed(exc)
+            except Exception as exc:  # a bug in a store must not stop the writer: spill instead
+                logger.exception("the event store raised an unexpected error")
+                self._store_failed(StoreError(str(exc)))
             else:
                 self._store_recovered()
                 self.written += len(batch.events)
@@ -220,6 +223,10 @@ class EventSink:
                 self._store = self._open_store()
             except StoreError as exc:
                 self._store_failed(exc, opening=True)
+                return None
+            except Exception as exc:
+                logger.exception("opening the event store raised an unexpected error")
+                self._store_failed(StoreError(str(exc)), opening=True)
                 return None
         return self._store
 
@@ -278,6 +285,9 @@ class EventSink:
                 replayed += len(batch.events)
         except StoreError as exc:
             self._store_failed(exc)
+        except Exception as exc:
+            logger.exception("the event store raised an unexpected error during a replay")
+            self._store_failed(StoreError(str(exc)))
         else:
             self._store_recovered()
         self.written += replayed

@@ -11,18 +11,18 @@ the crawler's operator publishes.
   operator that also documents reverse DNS gets the same background check, so a stale list
   corrects itself after one request.
 
-Lookups run on a small thread pool with timeouts (dnspython), at most ``max_pending`` at a time;
+Lookups run on a few daemon threads with timeouts (dnspython), at most ``max_pending`` waiting;
 answers, good and bad, are cached for ``ttl`` seconds in a bounded cache.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -124,7 +124,9 @@ class Verifier:
         self._cache: OrderedDict[tuple[str, str], tuple[float, Check]] = OrderedDict()
         self._pending: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        # Lookups wait here for a few daemon threads: bounded, and never holding up an exit.
+        self._queue: queue.Queue[tuple[tuple[str, str], tuple[str, ...]] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
         self._workers = workers
 
     def can_verify(self, agent: Agent) -> bool:
@@ -171,10 +173,18 @@ class Verifier:
             if key in self._pending or len(self._pending) >= self._max_pending:
                 return
             self._pending.add(key)
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="noaiguard-dns")
-            pool = self._pool
-        pool.submit(self._resolve, key, suffixes)
+            if not self._threads:
+                for index in range(self._workers):
+                    thread = threading.Thread(
+                        target=self._work, name=f"noaiguard-dns-{index}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
+        self._queue.put((key, suffixes))
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            self._resolve(*job)
 
     def _resolve(self, key: tuple[str, str], suffixes: tuple[str, ...]) -> None:
         assert self._resolver is not None
@@ -202,5 +212,6 @@ class Verifier:
         return False
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the lookup threads (a lookup under way finishes within its time limit)."""
+        for _ in self._threads:
+            self._queue.put(None)

@@ -279,3 +279,30 @@ def test_events_older_than_the_retention_period_are_pruned(tmp_path: Path) -> No
     sink.put(event(2, time=9500.0))
     wait_for(lambda: [e.time for e in store.query()] == [9000.0, 9500.0])
     sink.close()
+
+
+class BuggyStore(MemoryEventStore):
+    """A store with a bug: its first write raises something that is not a StoreError."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def write(self, batch: Batch) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise TypeError("a bug in a store")
+        super().write(batch)
+
+
+def test_a_bug_in_a_store_does_not_stop_the_writer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BuggyStore()
+    sink = EventSink(lambda: store, flush_seconds=0.01, retry_seconds=0.05, spill_dir=tmp_path)
+    sink.put(event(1))
+    sink.put(event(2))
+    assert sink.flush(5)
+    wait_for(lambda: store.count() == 2)
+    sink.close()
+    assert "unexpected error" in caplog.text and sink.dropped == 0
