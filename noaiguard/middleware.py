@@ -27,7 +27,7 @@ import anyio
 from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 from .actions import BlockResponder, Tarpit
 from .config import Action, Config, load_config
-from .facts import RequestFacts
+from .facts import RequestFacts, client_address
 from .guard import Guard
 from .policy import Decision
 from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
@@ -98,13 +98,10 @@ class NoAIGuardMiddleware:
             {_ROBOTS_PATH} if guard.robots is not None else frozenset()
         )
         self._decide_by_user_agent = guard.decide_by_user_agent
-        # The address (verification, behaviour) is judged on the fast path when the socket's
-        # address is the client's; behind trusted proxies the client comes from
-        # X-Forwarded-For, so those requests take the full path.
-        judging = guard.behaviour is not None or guard.verifier is not None
-        self._judge_on_fast_path = judging and not guard.trusted_proxies
-        if judging and guard.trusted_proxies:
-            self._decide_by_user_agent = lambda raw: None
+        # The client's address (verification, behaviour) is judged on the fast path too: the
+        # socket's, or X-Forwarded-For's through the trusted proxies.
+        self._judging = guard.behaviour is not None or guard.verifier is not None
+        self._trusted = guard.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,11 +118,10 @@ class NoAIGuardMiddleware:
             return
         try:
             decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-            if decision is not None and self._judge_on_fast_path:
-                client = scope.get("client")
+            if decision is not None and self._judging:
                 decision = self.guard.judge(
                     decision,
-                    client[0] if client else None,
+                    client_address(scope, self._trusted),
                     path,
                     scope.get("headers") or (),
                     http_version=scope.get("http_version", "1.1"),

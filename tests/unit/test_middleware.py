@@ -557,3 +557,18 @@ async def test_a_scraper_that_follows_every_link_walks_into_the_trap(
     assert after.status_code == 403  # the penalty box: the rest of the site is closed to it
     (event, *_) = recorded(middleware, memory_store)
     assert event.path == "/all-originals/" and event.rule == "behaviour.trap"
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_judged_on_its_own(
+    guarded: Callable[..., NoAIGuardMiddleware],
+) -> None:
+    middleware = guarded(config="network:\n  trusted_proxies: [127.0.0.1]\n")
+    downloader = {"user-agent": BROWSER_UA, "x-forwarded-for": "203.0.113.9"}
+    visitor = {"user-agent": BROWSER_UA, "x-forwarded-for": "203.0.113.10"}
+    async with client(middleware) as http:
+        statuses = [
+            (await http.get("/img/a.png", headers=downloader)).status_code for _ in range(70)
+        ]
+        other = await http.get("/img/a.png", headers=visitor)
+    assert statuses[:59] == [200] * 59 and statuses[-1] == 403  # images, no pages: blocked
+    assert other.status_code == 200  # the proxy's address is not the one judged
