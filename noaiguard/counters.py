@@ -84,7 +84,7 @@ class RedisCounterStore:
             import redis
         except ImportError as exc:
             raise StoreError(
-                "Redis counters need redis-py: pip install 'noaiguard[redis]'"
+                "Redis counters need redis-py: pip install redis (or the [redis] extra)"
             ) from exc
         self._errors = (redis.RedisError, OSError)
         self._client = redis.Redis.from_url(

@@ -3,8 +3,9 @@
     store:
       url: postgresql://noaiguard@db.internal:5432/noaiguard
 
-Needs ``pip install 'noaiguard[postgres]'``. Connections come from a small pool that checks each
-one before lending it, so a database that restarted costs one failed write, not a stuck pool.
+Needs the ``[postgres]`` extra (psycopg and psycopg-pool). Connections come from a small pool
+that checks each one before lending it, so a database that restarted costs one failed write, not
+a stuck pool.
 Schema upgrades take an advisory lock, so instances starting together upgrade once.
 """
 
@@ -41,7 +42,8 @@ class PostgresEventStore(SQLEventStore):
             import psycopg_pool
         except ImportError as exc:
             raise StoreError(
-                f"{redacted(url)}: PostgreSQL needs psycopg: pip install 'noaiguard[postgres]'"
+                f"{redacted(url)}: PostgreSQL needs psycopg: "
+                "pip install 'psycopg[binary]' psycopg-pool (the [postgres] extra)"
             ) from exc
         self.name = redacted(url)
         self._timeout = timeout

@@ -21,7 +21,6 @@ substring parser they would catch every crawler with the word in its name.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -271,11 +270,6 @@ class RobotsTxt:
         rendered = text.encode("utf-8")
         self._last = (app_body, rendered)
         return rendered
-
-    @staticmethod
-    def version(body: bytes) -> str:
-        """A short, stable id of a robots.txt body, for evidence of what was served."""
-        return hashlib.sha256(body).hexdigest()[:16]
 
 
 def disallow_everywhere(text: str, path: str) -> str:
