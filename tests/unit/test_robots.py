@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from protego import Protego
 
 from noaiguard import Guard, load_config, parse_config
-from noaiguard.signals.robots import MAX_APP_ROBOTS_BYTES, AppRobots, RobotsTxt
+from noaiguard.signals.robots import MAX_APP_ROBOTS_BYTES, AppRobots
 from tests.conftest import CONFIGS
 
 APP_ROBOTS = b"""\
@@ -158,10 +158,13 @@ def test_protego_and_robotparser_agree_for_every_token(path: Path, app: bytes | 
     assert disagreements == []
 
 
-def test_the_version_is_a_stable_hash() -> None:
-    assert RobotsTxt.version(b"abc") == RobotsTxt.version(b"abc")
-    assert RobotsTxt.version(b"abc") != RobotsTxt.version(b"abd")
-    assert len(RobotsTxt.version(b"")) == 16
+def test_the_version_is_the_sha256_of_the_body_served() -> None:
+    from noaiguard.events import RobotsVersion
+
+    assert RobotsVersion.version_of(b"abc") == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # SHA-256("abc")
+    )
+    assert RobotsVersion.version_of(b"abc") != RobotsVersion.version_of(b"abd")
 
 
 def test_a_huge_app_file_is_cut_at_500_kib_on_a_line_boundary() -> None:
