@@ -36,6 +36,9 @@ class Event:
     kind: str = REQUEST
     #: The robots.txt version (see :class:`RobotsVersion`) last served before this event.
     robots_version: str = ""
+    #: For a refused request: the size of what was asked for, as last served to a client that
+    #: was let through (0 when unknown). What the refusal kept from the crawler.
+    bytes_withheld: int = 0
 
 
 @dataclass(frozen=True, slots=True)

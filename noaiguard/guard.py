@@ -138,6 +138,9 @@ class Guard:
         # Parsed robots.txt by version, and who fetched which version when (for violations).
         self._robots_rules: dict[str, AppRobots] = {}
         self._robots_readers: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        #: Content-Length of the last 200 response per path, filled by the response signals; a
+        #: refused request's event gives the size it was refused (see Event.bytes_withheld).
+        self.served_sizes: dict[str, bytes] = {}
         # Without path or method rules a decision depends on the User-Agent alone, so the
         # middleware's fast path can look it up by the raw header bytes.
         self._decision_by_raw_user_agent = (
@@ -310,6 +313,9 @@ class Guard:
         if decision.action is Action.ALLOW:
             return
         verdict = decision.verdict
+        withheld = b""
+        if decision.effective_action in (Action.BLOCK, Action.TARPIT):
+            withheld = self.served_sizes.get(facts.path, b"")
         event = self._event(
             facts,
             REQUEST,
@@ -317,6 +323,7 @@ class Guard:
             category=str(verdict.category),
             action=str(decision.action),
             bytes_sent=bytes_sent,
+            bytes_withheld=int(withheld) if withheld.isdigit() else 0,
             agent=verdict.agent_name,
             enforced=decision.enforced,
             rule=decision.rule,

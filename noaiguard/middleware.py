@@ -92,6 +92,7 @@ class NoAIGuardMiddleware:
             guard.meta_excluded,
             guard.config.signals.html_meta.max_lookahead,
             guard.trap_path,
+            guard.served_sizes,
         )
         # The paths answered before any policy applies: robots.txt and the given endpoints.
         self._own_paths = frozenset(self._endpoints) | (

@@ -7,10 +7,71 @@ Every backend passes the same contract tests (``tests/store/test_contract.py``).
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
-from ..events import Batch, Event, RobotsVersion, Rollup
+from ..events import REQUEST, ROBOTS_FETCH, Batch, Event, RobotsVersion, Rollup
+
+#: What reports may group events by.
+GROUP_COLUMNS = frozenset(
+    {"agent", "category", "path", "client_ip", "user_agent", "x_robots_tag", "robots_version"}
+)
+#: Paths that end in one of these (any case) are images.
+IMAGE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".heic", ".jxl", ".svg", ".bmp", ".tif",
+    ".tiff",
+)  # fmt: skip
+#: Actions that refuse a request (in monitor mode: would have refused it).
+REFUSING_ACTIONS = ("block", "tarpit")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which events a report counts: a time range, and optionally one kind, one category,
+    events with or without a known agent, image paths or the others."""
+
+    since: float | None = None
+    until: float | None = None
+    kind: str | None = REQUEST
+    category: str | None = None
+    #: True: only events of a known agent; False: only those without one.
+    known_agent: bool | None = None
+    #: True: only image paths (IMAGE_EXTENSIONS); False: only the others.
+    images: bool | None = None
+
+    def matches(self, e: Event) -> bool:
+        return (
+            (self.since is None or e.time >= self.since)
+            and (self.until is None or e.time < self.until)
+            and (self.kind is None or e.kind == self.kind)
+            and (self.category is None or e.category == self.category)
+            and (self.known_agent is None or (e.agent is not None) == self.known_agent)
+            and (self.images is None or is_image(e.path) == self.images)
+        )
+
+
+class Group(NamedTuple):
+    """Events counted together: those whose ``by`` columns hold ``key``."""
+
+    key: tuple[str | None, ...]
+    events: int
+    #: Events whose action refuses (block, tarpit), enforced or not.
+    refused: int
+    logged: int
+    #: Events of these that were only recorded (monitor mode), not carried out.
+    unenforced: int
+    bytes_sent: int
+    bytes_withheld: int
+    first: float
+    last: float
+
+    @classmethod
+    def of(cls, key: tuple[str | None, ...], counts: Sequence[Any], span: Sequence[Any]) -> Group:
+        """A group from its key, its six counts in field order, and (first, last)."""
+        events, refused, logged, unenforced, sent, withheld = (int(n) for n in counts)
+        first, last = (float(t) for t in span)
+        return cls(key, events, refused, logged, unenforced, sent, withheld, first, last)
 
 
 class EventStore(Protocol):
@@ -36,6 +97,16 @@ class EventStore(Protocol):
 
     def count(self) -> int:
         """How many events are stored."""
+
+    def group(
+        self, selection: Selection, by: Sequence[str], *, limit: int | None = None
+    ) -> list[Group]:
+        """The selected events counted per distinct value of the ``by`` columns (of
+        GROUP_COLUMNS), most events first, ties by key (code-point order, None as "")."""
+
+    def robots_followups(self, since: float | None, until: float | None) -> list[Group]:
+        """Requests of ``[since, until)`` made by an agent after it first fetched robots.txt,
+        grouped by (agent, robots_version, path): what to check against the rules it read."""
 
     def prune(self, before: float) -> int:
         """Delete events and roll-ups older than ``before``; return how many events went."""
@@ -64,3 +135,65 @@ def merge_rollups(rollups: Sequence[Rollup]) -> dict[tuple[int, str, str, int], 
     for rollup in rollups:
         counts[rollup.key] = counts.get(rollup.key, 0) + rollup.count
     return counts
+
+
+def is_image(path: str) -> bool:
+    return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def group_events(
+    events: Iterable[Event], selection: Selection, by: Sequence[str], limit: int | None = None
+) -> list[Group]:
+    """:meth:`EventStore.group` over events in memory (the memory store's, and the reference
+    the SQL stores are tested against)."""
+    check_columns(by)
+    counts: dict[tuple[str | None, ...], list[float]] = {}
+    for e in events:
+        if not selection.matches(e):
+            continue
+        key = tuple(getattr(e, column) for column in by)
+        c = counts.get(key)
+        if c is None:
+            c = counts[key] = [0, 0, 0, 0, 0, 0, e.time, e.time]
+        refused = e.action in REFUSING_ACTIONS
+        c[0] += 1
+        c[1] += refused
+        c[2] += e.action == "log"
+        c[3] += not e.enforced and (refused or e.action == "log")
+        c[4] += e.bytes_sent
+        c[5] += e.bytes_withheld
+        c[6] = min(c[6], e.time)
+        c[7] = max(c[7], e.time)
+    groups = [Group.of(key, c[:6], c[6:]) for key, c in counts.items()]
+    groups.sort(key=group_order)
+    return groups[:limit] if limit is not None else groups
+
+
+def robots_followups(
+    events: Sequence[Event], since: float | None, until: float | None
+) -> list[Group]:
+    """:meth:`EventStore.robots_followups` over events in memory."""
+    first_fetch: dict[str, float] = {}
+    for e in events:
+        if e.kind == ROBOTS_FETCH and e.agent is not None:
+            first_fetch[e.agent] = min(first_fetch.get(e.agent, e.time), e.time)
+    after = (
+        e
+        for e in events
+        if e.agent is not None and e.agent in first_fetch and e.time > first_fetch[e.agent]
+    )
+    return group_events(
+        after, Selection(since, until, kind=REQUEST), ("agent", "robots_version", "path")
+    )
+
+
+def group_order(group: Group) -> tuple[int, tuple[str, ...]]:
+    return (-group.events, tuple("" if k is None else k for k in group.key))
+
+
+def check_columns(by: Sequence[str]) -> None:
+    unknown = [column for column in by if column not in GROUP_COLUMNS]
+    if unknown or not by:
+        raise ValueError(
+            f"cannot group events by {unknown or 'nothing'}; use {sorted(GROUP_COLUMNS)}"
+        )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..events import Batch, Event, RobotsVersion, Rollup
-from .base import StoreBase
+from .base import Group, Selection, StoreBase, group_events, robots_followups
 
 
 class MemoryEventStore(StoreBase):
@@ -65,6 +65,18 @@ class MemoryEventStore(StoreBase):
     def count(self) -> int:
         with self._lock:
             return len(self._events)
+
+    def group(
+        self, selection: Selection, by: Sequence[str], *, limit: int | None = None
+    ) -> list[Group]:
+        with self._lock:
+            events = list(self._events)
+        return group_events(events, selection, by, limit)
+
+    def robots_followups(self, since: float | None, until: float | None) -> list[Group]:
+        with self._lock:
+            events = list(self._events)
+        return robots_followups(events, since, until)
 
     def prune(self, before: float) -> int:
         with self._lock:

@@ -27,6 +27,8 @@ _CONTENT_LENGTH = b"content-length"
 _BODY = "http.response.body"
 _START = "http.response.start"
 _MAX_CONTENT_TYPES = 256
+#: Paths whose response size is remembered; when full, the memory starts over.
+MAX_SIZES = 16384
 
 
 class Outcome:
@@ -50,8 +52,11 @@ class ResponseSignals:
         meta_excluded: PathSet,
         max_lookahead: int,
         trap_path: str = "",
+        sizes: dict[str, bytes] | None = None,
     ) -> None:
         self.x_robots_tag = x_robots_tag
+        #: Content-Length of the last 200 response per path (see Guard.served_sizes).
+        self.sizes: dict[str, bytes] = {} if sizes is None else sizes
         #: The header every response gets when no per-path or per-type rule applies.
         self.default_pair = (
             x_robots_tag.header_for("/", b"") if not x_robots_tag.has_rules else None
@@ -153,6 +158,11 @@ class SignalingSend:
             headers = [*raw, pair] if pair is not None else list(raw)
         message["headers"] = headers
         status = self.status = message.get("status", 200)
+        if status == 200 and length_index >= 0:
+            sizes = signals.sizes
+            if len(sizes) >= MAX_SIZES:
+                sizes.clear()
+            sizes[self._path] = raw[length_index][1]
         if self._outcome is not None:
             self._outcome.status = status
             self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)

@@ -12,7 +12,8 @@ from noaiguard.backends import EventStore, open_event_store
 from noaiguard.backends.sql import SCHEMA_VERSION
 from noaiguard.backends.sqlite import SQLiteEventStore, path_from_url
 from noaiguard.errors import StoreError
-from noaiguard.events import ROBOTS_FETCH, Batch, RobotsVersion, Rollup
+from noaiguard.backends.base import Group, Selection, group_events, robots_followups
+from noaiguard.events import ROBOTS_FETCH, Batch, Event, RobotsVersion, Rollup
 from tests.records import T0, event
 
 from .services import postgres_schema
@@ -136,6 +137,71 @@ def _check_nul(store: EventStore) -> None:
 
 
 # -- SQL schema versions ----------------------------------------------------------------------
+
+
+def _seed_for_reports(store: EventStore) -> list[Event]:
+    """Events as a week of reports sees them: agents, a browser flagged by behaviour, monitor
+    mode, images and pages, robots.txt fetches before and after requests."""
+    events = [
+        event(1, agent="GPTBot", path="/a.JPG", bytes_withheld=1000),
+        event(2, agent="GPTBot", path="/a.JPG", bytes_withheld=1000),
+        event(3, agent="GPTBot", path="/about", bytes_withheld=0),
+        event(4, agent="GPTBot", kind=ROBOTS_FETCH, path="/robots.txt", action="allow", status=200),
+        event(5, agent="GPTBot", path="/b.webp", action="tarpit", robots_version="v2"),
+        event(6, agent="ClaudeBot", path="/a.JPG", action="log", status=200, bytes_sent=1000),
+        event(7, agent="ClaudeBot", path="/c.png", enforced=False, status=200, bytes_sent=50),
+        event(8, agent=None, category="browser", path="/a.JPG", action="log", user_agent="x"),
+        event(9, agent=None, category="unknown", path="/feed", client_ip=None, user_agent="y"),
+        event(10, agent="Googlebot", category="spoofed-bot", path="/d.gif", client_ip="a"),
+        event(11, agent="ClaudeBot", kind=ROBOTS_FETCH, path="/robots.txt", action="allow"),
+        event(12, agent="ClaudeBot", path="/e.png", action="log", robots_version="v2"),
+        event(13, agent="ClaudeBot", path="/e.png", action="log", robots_version="v2"),
+    ]
+    store.append(events)
+    return events
+
+
+def test_events_are_grouped_for_reports_as_in_memory(store: EventStore) -> None:
+    events = _seed_for_reports(store)
+    cases: list[tuple[Selection, tuple[str, ...], int | None]] = [
+        (Selection(), ("agent", "category"), None),
+        (Selection(since=T0 + 2, until=T0 + 10), ("agent",), None),
+        (Selection(images=True), ("path",), None),
+        (Selection(images=False), ("path",), 2),
+        (Selection(known_agent=False), ("user_agent", "category"), None),
+        (Selection(category="spoofed-bot"), ("agent", "client_ip"), None),
+        (Selection(kind=ROBOTS_FETCH), ("agent",), None),
+        (Selection(kind=None, until=T0 + 9), ("agent",), None),
+        (Selection(), ("client_ip",), 1),
+        (Selection(), ("x_robots_tag", "robots_version"), None),
+    ]
+    for selection, by, limit in cases:
+        expected = group_events(events, selection, by, limit)
+        assert store.group(selection, by, limit=limit) == expected, (selection, by)
+    (gpt,) = [g for g in store.group(Selection(), ("agent",)) if g.key == ("GPTBot",)]
+    assert gpt == Group(("GPTBot",), 4, 4, 0, 0, 0, 2000, T0 + 1, T0 + 5)
+    (claude,) = [g for g in store.group(Selection(), ("agent",)) if g.key == ("ClaudeBot",)]
+    assert (claude.events, claude.refused, claude.logged, claude.unenforced) == (4, 1, 3, 1)
+    assert claude.bytes_sent == 1050
+    images = store.group(Selection(images=True), ("path",))
+    assert [g.key[0] for g in images] == ["/a.JPG", "/e.png", "/b.webp", "/c.png", "/d.gif"]
+    with pytest.raises(ValueError, match="cannot group events by"):
+        store.group(Selection(), ("time; DROP TABLE events",))
+
+
+def test_requests_after_an_agents_first_robots_fetch_are_grouped_by_version_and_path(
+    store: EventStore,
+) -> None:
+    events = _seed_for_reports(store)
+    followups = store.robots_followups(None, None)
+    assert followups == robots_followups(events, None, None)
+    assert [(g.key, g.events) for g in followups] == [
+        (("ClaudeBot", "v2", "/e.png"), 2),
+        (("GPTBot", "v2", "/b.webp"), 1),
+    ]
+    assert store.robots_followups(T0 + 13, None) == [
+        Group(("ClaudeBot", "v2", "/e.png"), 1, 0, 1, 0, 0, 0, T0 + 13, T0 + 13)
+    ]
 
 
 def test_sqlite_url_forms() -> None:

@@ -237,6 +237,21 @@ async def test_gptbot_is_refused_and_recorded(
     assert first.path == "/img/a.png" and first.user_agent == GPTBOT_UA  # type: ignore[attr-defined]
 
 
+async def test_a_refusal_records_the_size_it_kept_from_the_crawler(
+    guarded: Callable[..., NoAIGuardMiddleware], memory_store: MemoryEventStore
+) -> None:
+    middleware = guarded()
+    async with client(middleware) as http:
+        before = await http.get("/img/a.png", headers={"user-agent": GPTBOT_UA})
+        served = await http.get("/img/a.png")  # a browser: 200 with its Content-Length
+        after = await http.get("/img/a.png", headers={"user-agent": GPTBOT_UA})
+        missing = await http.get("/img/none.png", headers={"user-agent": GPTBOT_UA})
+    assert (before.status_code, served.status_code, after.status_code) == (403, 200, 403)
+    assert missing.status_code == 403
+    withheld = [e.bytes_withheld for e in recorded(middleware, memory_store)]  # type: ignore[attr-defined]
+    assert withheld == [0, len(PNG), 0]
+
+
 async def test_browsers_are_not_recorded(
     guarded: Callable[..., NoAIGuardMiddleware], memory_store: MemoryEventStore
 ) -> None:
