@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..events import Batch, Event, RobotsVersion, Rollup
-from .base import Group, Selection, StoreBase, group_events, robots_followups
+from .base import Group, Selection, StoreBase, first_seen, group_events, robots_followups
 
 
 class MemoryEventStore(StoreBase):
@@ -67,16 +67,36 @@ class MemoryEventStore(StoreBase):
             return len(self._events)
 
     def group(
-        self, selection: Selection, by: Sequence[str], *, limit: int | None = None
+        self,
+        selection: Selection,
+        by: Sequence[str],
+        *,
+        limit: int | None = None,
+        counts_only: bool = False,
     ) -> list[Group]:
         with self._lock:
             events = list(self._events)
-        return group_events(events, selection, by, limit)
+        return group_events(events, selection, by, limit, counts_only)
 
-    def robots_followups(self, since: float | None, until: float | None) -> list[Group]:
+    def first_seen(self, agents: Sequence[str]) -> dict[str, float]:
         with self._lock:
             events = list(self._events)
-        return robots_followups(events, since, until)
+        return first_seen(events, agents)
+
+    def robots_followups(
+        self,
+        since: float | None,
+        until: float | None,
+        *,
+        agents: Sequence[str] | None = None,
+        by_path: bool = True,
+        path_prefixes: Sequence[str] | None = None,
+    ) -> list[Group]:
+        with self._lock:
+            events = list(self._events)
+        return robots_followups(
+            events, since, until, agents=agents, by_path=by_path, path_prefixes=path_prefixes
+        )
 
     def prune(self, before: float) -> int:
         with self._lock:

@@ -163,6 +163,11 @@ class SQLEventStore(StoreBase):
     def _lock_schema(self, cursor: Cursor) -> None:
         """Keep other processes from upgrading the schema at the same time."""
 
+    def _reading(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A cursor for a report's query. Reports run their queries side by side from several
+        threads (see reports.model); a store that can serve them at once gives each its own."""
+        return self._transaction()
+
     # -- schema -----------------------------------------------------------------------------
 
     def _migrate(self) -> None:
@@ -291,7 +296,12 @@ class SQLEventStore(StoreBase):
     # -- reports ----------------------------------------------------------------------------
 
     def group(
-        self, selection: Selection, by: Sequence[str], *, limit: int | None = None
+        self,
+        selection: Selection,
+        by: Sequence[str],
+        *,
+        limit: int | None = None,
+        counts_only: bool = False,
     ) -> list[Group]:
         check_columns(by)
         conditions, params = self._time_range("time", selection.since, selection.until)
@@ -304,6 +314,9 @@ class SQLEventStore(StoreBase):
             params.append(selection.category)
         if selection.known_agent is not None:
             conditions.append(f"agent IS {'NOT ' if selection.known_agent else ''}NULL")
+        if selection.agent is not None:
+            conditions.append(f"agent = {p}")
+            params.append(selection.agent)
         if selection.images is not None:
             is_image = " OR ".join([f"lower(path) LIKE {p}"] * len(IMAGE_EXTENSIONS))
             conditions.append(f"{'' if selection.images else 'NOT '}({is_image})")
@@ -311,17 +324,49 @@ class SQLEventStore(StoreBase):
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         columns = ", ".join(by)
         sql = (
-            f"SELECT {columns}, {_aggregates('')} FROM events{where} "  # noqa: S608
+            f"SELECT {columns}, {_aggregates('', counts_only)} FROM events{where} "  # noqa: S608
             f"GROUP BY {columns} ORDER BY {self._group_order(by, '')}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._groups(sql, params, len(by))
 
-    def robots_followups(self, since: float | None, until: float | None) -> list[Group]:
+    def first_seen(self, agents: Sequence[str]) -> dict[str, float]:
+        # One query per agent: each is a single seek in the (agent, time) index, where one
+        # GROUP BY over all the agents would read every event they ever made.
+        sql = f"SELECT min(time) FROM events WHERE agent = {self.dialect.param}"  # noqa: S608
+        first = {}
+        with self._reading() as cursor:
+            for agent in agents:
+                cursor.execute(sql, (agent,))
+                (found,) = cursor.fetchone()
+                if found is not None:
+                    first[agent] = float(found)
+        return first
+
+    def robots_followups(
+        self,
+        since: float | None,
+        until: float | None,
+        *,
+        agents: Sequence[str] | None = None,
+        by_path: bool = True,
+        path_prefixes: Sequence[str] | None = None,
+    ) -> list[Group]:
         conditions, params = self._time_range("e.time", since, until)
         p = self.dialect.param
-        by = ("e.agent", "e.robots_version", "e.path")
+        if agents is not None:
+            if not agents:
+                return []
+            conditions.append(f"e.agent IN ({', '.join([p] * len(agents))})")
+            params.extend(agents)
+        if path_prefixes is not None:
+            if not path_prefixes:
+                return []
+            like = f"e.path LIKE {p} ESCAPE '\\'"
+            conditions.append(f"({' OR '.join([like] * len(path_prefixes))})")
+            params.extend(_like_prefix(prefix) for prefix in path_prefixes)
+        by = ("e.agent", "e.robots_version", "e.path")[: 3 if by_path else 2]
         sql = (
             f"SELECT {', '.join(by)}, {_aggregates('e.')} FROM events e JOIN ("  # noqa: S608
             f"SELECT agent, min(time) AS first FROM events WHERE kind = {p} "
@@ -337,7 +382,7 @@ class SQLEventStore(StoreBase):
         return f"count({prefix}time) DESC, {keys}"
 
     def _groups(self, sql: str, params: Sequence[Any], width: int) -> list[Group]:
-        with self._transaction() as cursor:
+        with self._reading() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return [
@@ -361,9 +406,14 @@ class SQLEventStore(StoreBase):
 _REFUSING = ", ".join(f"'{action}'" for action in REFUSING_ACTIONS)
 
 
-def _aggregates(prefix: str) -> str:
+def _aggregates(prefix: str, counts_only: bool = False) -> str:
     """The columns of a :class:`Group` after its key, over events aliased ``prefix``."""
     action, enforced = f"{prefix}action", f"{prefix}enforced"
+    if counts_only:
+        return (
+            f"count({prefix}time), sum(CASE WHEN {action} IN ({_REFUSING}) THEN 1 ELSE 0 END), "
+            f"0, 0, 0, 0, min({prefix}time), max({prefix}time)"
+        )
     return (
         f"count({prefix}time), "
         f"sum(CASE WHEN {action} IN ({_REFUSING}) THEN 1 ELSE 0 END), "
@@ -372,6 +422,12 @@ def _aggregates(prefix: str) -> str:
         f"sum({prefix}bytes_sent), sum({prefix}bytes_withheld), "
         f"min({prefix}time), max({prefix}time)"
     )
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern for the strings that start with ``prefix``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def _text(value: str) -> str:

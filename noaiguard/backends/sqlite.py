@@ -36,6 +36,8 @@ class SQLiteEventStore(SQLEventStore):
     def __init__(self, path: str) -> None:
         self.path = self.name = path
         self._lock = threading.Lock()
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,32 @@ class SQLiteEventStore(SQLEventStore):
         except StoreError:
             self._conn.close()
             raise
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Cursor]:
+        """Reads from a connection of the calling thread's own: in WAL mode readers do not wait
+        for each other or for the writer, and sqlite3 lets go of the GIL while a query runs, so a
+        report's queries run side by side."""
+        if self.path == ":memory:":
+            with self._transaction() as cursor:
+                yield cursor
+            return
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+            self._readers.conn = conn
+            with self._lock:
+                self._reader_connections.append(conn)
+        cursor = conn.cursor()
+        try:
+            yield cursor
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        finally:
+            cursor.close()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteEventStore:
@@ -92,3 +120,6 @@ class SQLiteEventStore(SQLEventStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from noaiguard.backends import EventStore, open_event_store
+
 POSTGRES_URL = os.environ.get(
     "NOAIGUARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -154,3 +156,18 @@ class OwnRedis:
             self._process.terminate()
             self._process.wait(10)
             self._process = None
+
+
+@contextmanager
+def event_store(kind: str, directory: Path) -> Iterator[EventStore]:
+    """A fresh event store of ``kind`` (memory, sqlite or postgresql), closed afterwards."""
+    if kind == "postgresql":
+        with postgres_schema() as url:
+            opened = open_event_store(url)
+            yield opened
+            opened.close()
+        return
+    url = "memory://" if kind == "memory" else f"sqlite:///{directory}/events.db"
+    opened = open_event_store(url)
+    yield opened
+    opened.close()

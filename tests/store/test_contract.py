@@ -9,28 +9,20 @@ from pathlib import Path
 import pytest
 
 from noaiguard.backends import EventStore, open_event_store
+from noaiguard.backends.base import Group, Selection, group_events, robots_followups
 from noaiguard.backends.sql import SCHEMA_VERSION
 from noaiguard.backends.sqlite import SQLiteEventStore, path_from_url
 from noaiguard.errors import StoreError
-from noaiguard.backends.base import Group, Selection, group_events, robots_followups
 from noaiguard.events import ROBOTS_FETCH, Batch, Event, RobotsVersion, Rollup
 from tests.records import T0, event
 
-from .services import postgres_schema
+from .services import event_store, postgres_schema
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    if request.param == "postgresql":
-        with postgres_schema() as url:
-            opened = open_event_store(url)
-            yield opened
-            opened.close()
-        return
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/events.db"
-    opened = open_event_store(url)
-    yield opened
-    opened.close()
+    with event_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 def test_events_round_trip_and_are_queried_by_time(store: EventStore) -> None:
@@ -189,6 +181,14 @@ def test_events_are_grouped_for_reports_as_in_memory(store: EventStore) -> None:
         store.group(Selection(), ("time; DROP TABLE events",))
 
 
+def test_first_seen_per_agent(store: EventStore) -> None:
+    _seed_for_reports(store)
+    assert store.first_seen(["ClaudeBot", "GPTBot", "Nobody"]) == {
+        "ClaudeBot": T0 + 6,
+        "GPTBot": T0 + 1,
+    }
+
+
 def test_requests_after_an_agents_first_robots_fetch_are_grouped_by_version_and_path(
     store: EventStore,
 ) -> None:
@@ -199,6 +199,15 @@ def test_requests_after_an_agents_first_robots_fetch_are_grouped_by_version_and_
         (("ClaudeBot", "v2", "/e.png"), 2),
         (("GPTBot", "v2", "/b.webp"), 1),
     ]
+    assert [g.key for g in store.robots_followups(None, None, path_prefixes=["/e"])] == [
+        ("ClaudeBot", "v2", "/e.png")
+    ]
+    assert store.robots_followups(None, None, path_prefixes=["/e_", "/b%"]) == []
+    assert [(g.key, g.events) for g in store.robots_followups(None, None, by_path=False)] == [
+        (("ClaudeBot", "v2"), 2),
+        (("GPTBot", "v2"), 1),
+    ]
+    assert [g.key[0] for g in store.robots_followups(None, None, agents=["GPTBot"])] == ["GPTBot"]
     assert store.robots_followups(T0 + 13, None) == [
         Group(("ClaudeBot", "v2", "/e.png"), 1, 0, 1, 0, 0, 0, T0 + 13, T0 + 13)
     ]
