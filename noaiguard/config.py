@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -33,7 +34,9 @@ __all__ = [
     "AgentsConfig",
     "BlockResponse",
     "Config",
+    "EmailConfig",
     "HtmlMetaConfig",
+    "MetricsConfig",
     "Mode",
     "NetworkConfig",
     "PolicyConfig",
@@ -41,8 +44,10 @@ __all__ = [
     "ProxyConfig",
     "ProxyLimits",
     "ProxyTimeouts",
+    "ReportConfig",
     "RobotsTxtConfig",
     "SignalsConfig",
+    "SmtpSecurity",
     "StoreConfig",
     "XRobotsRule",
     "XRobotsTagConfig",
@@ -566,6 +571,241 @@ class BehaviourConfig:
             yield "penalty_seconds", "expected 0 or more"
 
 
+# -- metrics --------------------------------------------------------------------------------------
+
+METRICS_TOKEN_ENVIRONMENT = "NOAIGUARD_METRICS_TOKEN"
+#: A bearer token as RFC 6750 section 2.1 writes it (b64token): it goes into a header unquoted.
+_BEARER_TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+
+
+def _check_metrics_path(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith("/") or any(c.isspace() or c in '*?#"<>' for c in value):
+        return "expected a plain path starting with /, such as /.noaiguard/metrics"
+    if value == "/robots.txt":
+        return "robots.txt is served by noaiguard already; pick another path"
+    return None
+
+
+def _check_metrics_host(value: str) -> str | None:
+    if not value or any(c.isspace() or c in "/@" for c in value):
+        return f"expected an address or host name to listen on, such as 127.0.0.1, got {value!r}"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """Live metrics for Prometheus (the ``metrics`` extra). Off unless ``enabled``.
+
+    Served in one of two ways: on the site's own port at ``path``, by the middleware, to scrapers
+    that send ``Authorization: Bearer <token>``; or on a listener of its own at ``host:port``
+    (loopback by default; a token there is optional). Several worker processes cannot share one
+    ``port``; on a ``path`` each worker answers with its own counts.
+    """
+
+    enabled: bool = False
+    #: Where the middleware answers with the metrics, e.g. /.noaiguard/metrics ("": nowhere).
+    path: str = field(default="", metadata={"check": _check_metrics_path})
+    #: A listener of its own for the metrics (GET /metrics), e.g. 9464 (0: none).
+    port: int = 0
+    host: str = field(default="127.0.0.1", metadata={"check": _check_metrics_host})
+    #: The bearer token scrapers must send; empty means the NOAIGUARD_METRICS_TOKEN environment
+    #: variable. Required with ``path``.
+    token: str = ""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 0 <= self.port <= 65535:
+            yield "port", f"expected 1 to 65535 (or 0 for no listener), got {self.port}"
+        if not self.enabled:
+            return
+        token = self.bearer_token
+        if token and not _BEARER_TOKEN.match(token):
+            where = "" if self.token else f" (from ${METRICS_TOKEN_ENVIRONMENT})"
+            yield (
+                "token",
+                f"the token{where} may hold only letters, digits and -._~+/ (then = signs)",
+            )
+        if self.path and self.port:
+            yield "port", "give path or port, not both"
+        elif not self.path and not self.port:
+            yield (
+                "enabled",
+                "give a path (served on the site's own port) or a port (a listener of its own)",
+            )
+        if self.path and not token:
+            yield (
+                "token",
+                f"metrics on the site's own port need a token here or in "
+                f"${METRICS_TOKEN_ENVIRONMENT}",
+            )
+        if self.port and not token and self.host not in ("127.0.0.1", "::1", "localhost"):
+            yield (
+                "token",
+                f"a metrics listener on {self.host}, beyond this machine, needs a token here or "
+                f"in ${METRICS_TOKEN_ENVIRONMENT}",
+            )
+
+    @property
+    def bearer_token(self) -> str:
+        """The token scrapers must send, from the file or the environment ("": none)."""
+        return self.token or os.environ.get(METRICS_TOKEN_ENVIRONMENT, "")
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+#: The environment variable the command line reads the SMTP password from when
+#: report.email.password is empty (the library itself never reads the environment).
+SMTP_PASSWORD_ENVIRONMENT = "NOAIGUARD_SMTP_PASSWORD"
+
+#: The placeholders report.email.subject may use.
+SUBJECT_FIELDS = ("site", "since", "until", "blocked")
+
+_EMAIL_ADDRESS = re.compile(r"[^\s@<>,;\"]+@[^\s@<>,;\"]+")
+_NAMED_EMAIL_ADDRESS = re.compile(r"[^<>@,;]*<([^<>]*)>")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not an email address, or None.
+
+    Accepts ``reports@example.org`` and ``noaiguard <reports@example.org>``. Loose on purpose:
+    one ``@`` with something on either side and no spaces; the mail server judges the rest.
+    """
+    named = _NAMED_EMAIL_ADDRESS.fullmatch(text.strip())
+    address = named.group(1).strip() if named else text
+    if not _EMAIL_ADDRESS.fullmatch(address):
+        return f"{text!r} is not an email address like reports@example.org"
+    return None
+
+
+def _check_sender(value: str) -> str | None:
+    return address_problem(value) if value else None
+
+
+def _check_recipients(value: tuple[str, ...]) -> str | None:
+    for address in value:
+        problem = address_problem(address)
+        if problem:
+            return problem
+    return None
+
+
+def _check_smtp_host(value: str) -> str | None:
+    if not value or any(ch.isspace() or ch in "/@[]" for ch in value):
+        return f"expected a host name or address, got {value!r}"
+    if ":" in value:
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            return f"expected a host name or address, got {value!r} (the port goes in port)"
+    return None
+
+
+def _check_subject(value: str) -> str | None:
+    if "\r" in value or "\n" in value:
+        return "keep the subject on one line"
+    try:
+        parts = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        return f"cannot read the template ({exc}); write a literal brace as {{{{ or }}}}"
+    for _, name, spec, _ in parts:
+        if name is None:
+            continue
+        if name not in SUBJECT_FIELDS or "{" in (spec or ""):
+            fields = ", ".join("{" + f + "}" for f in SUBJECT_FIELDS)
+            return f"unknown placeholder {{{name}}}; use {fields}" + suggest(name, SUBJECT_FIELDS)
+    try:
+        value.format(site="example.org", since="2025-01-06", until="2025-01-13", blocked=1234)
+    except (ValueError, TypeError) as exc:
+        return f"cannot fill in the template: {exc}"
+    return None
+
+
+def _check_site_name(value: str) -> str | None:
+    if any(not ch.isprintable() for ch in value):
+        return "keep the site name on one line, without control characters"
+    if len(value) > 200:
+        return "keep the site name under 200 characters"
+    return None
+
+
+class SmtpSecurity(StrEnum):
+    """How the connection to the mail server is protected."""
+
+    STARTTLS = "starttls"  # plain connection upgraded before login (RFC 3207); port 587
+    SSL = "ssl"  # TLS from the first byte, "implicit TLS" (RFC 8314); port 465
+    NONE = "none"  # no encryption: only for a relay on this machine; port 25
+
+
+#: The port of each kind of security when report.email.port is 0 (RFC 8314 section 3.3, RFC 6409).
+SMTP_PORTS = MappingProxyType(
+    {SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465, SmtpSecurity.NONE: 25}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailConfig:
+    """How ``noaiguard report --email-to`` hands the report to a mail server (SMTP).
+
+    The connection is never downgraded: with ``starttls`` a server that does not offer STARTTLS
+    is an error, and the server's certificate is always verified.
+    """
+
+    host: str = field(default="localhost", metadata={"check": _check_smtp_host})
+    #: 0: the usual port of ``security``: 587 for starttls, 465 for ssl, 25 for none.
+    port: int = 0
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    #: Log in with this user name (SMTP AUTH, RFC 4954); empty: send without logging in.
+    username: str = ""
+    #: Empty: the NOAIGUARD_SMTP_PASSWORD environment variable, which keeps it out of the file.
+    password: str = field(default="", repr=False)
+    #: The From address: ``reports@example.org`` or ``noaiguard <reports@example.org>``.
+    sender: str = field(default="", metadata={"check": _check_sender})
+    #: Recipients when ``--email-to`` is not given.
+    to: tuple[str, ...] = field(default=(), metadata={"check": _check_recipients})
+    #: Placeholders: {site}, {since}, {until} (dates) and {blocked} (a number, e.g. {blocked:,}).
+    subject: str = field(
+        default="noaiguard report {site}: {since} to {until}, {blocked} blocked",
+        metadata={"check": _check_subject},
+    )
+    #: Seconds to wait for the server at each step (connect, each reply).
+    timeout: float = field(default=30.0, metadata={"check": _positive})
+    #: CA certificates (a PEM file) to verify the server against instead of the system's, for a
+    #: relay with a private CA; empty: the system's.
+    ca_file: str = ""
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 0 <= self.port <= 65535:
+            yield "port", "expected 1 to 65535, or 0 for the usual port of security"
+        if self.password and not self.username:
+            yield "password", "a password is only used with a username; give username too"
+        if (
+            self.username
+            and self.security is SmtpSecurity.NONE
+            and self.host.lower() not in _LOOPBACK_HOSTS
+        ):
+            yield (
+                "security",
+                f"security: none would send the password unencrypted to {self.host}; "
+                "use starttls or ssl",
+            )
+
+    @property
+    def server_port(self) -> int:
+        """The port to connect to: ``port``, or the usual one of ``security`` when it is 0."""
+        return self.port or SMTP_PORTS[self.security]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportConfig:
+    """``noaiguard report``: the weekly summary of what reached the site, and its delivery."""
+
+    #: The site's name in the report's title and the email subject, e.g. ``example.org``.
+    site_name: str = field(default="", metadata={"check": _check_site_name})
+    email: EmailConfig = EmailConfig()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole noaiguard configuration. ``Config()`` is the built-in default."""
@@ -578,6 +818,8 @@ class Config:
     store: StoreConfig = StoreConfig()
     proxy: ProxyConfig = ProxyConfig()
     behaviour: BehaviourConfig = BehaviourConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    report: ReportConfig = ReportConfig()
     #: Where this configuration came from (a file path, or "<defaults>").
     source: str = field(default="<defaults>", metadata={"yaml": False})
 

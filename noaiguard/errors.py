@@ -2,7 +2,8 @@
 
 NoAIGuardError      base of everything below
 ├── ConfigError     a YAML config or agent data file is invalid; carries every ConfigIssue found
-└── StoreError      an event store could not be opened or written (driver errors are wrapped)
+├── StoreError      an event store could not be opened or written (driver errors are wrapped)
+└── DeliveryError   a report could not be sent by email (the SMTP or network error is the cause)
 """
 
 from __future__ import annotations
@@ -39,3 +40,11 @@ class ConfigError(NoAIGuardError):
 
 class StoreError(NoAIGuardError):
     """An event store failed; the original driver exception is the __cause__."""
+
+
+class DeliveryError(NoAIGuardError):
+    """A report could not be handed to the mail server.
+
+    The message names the server as ``host:port`` and what went wrong (the SMTP reply or the
+    network error), never the password; the original exception is the __cause__.
+    """
