@@ -33,6 +33,7 @@ from .config import Action, Config, load_config
 from .counters import SharedCounters, open_counter_store
 from .events import REQUEST, ROBOTS_FETCH, UPSTREAM_ERROR, Event, RobotsVersion
 from .facts import RequestFacts
+from .metrics import Metrics
 from .paths import PathSet
 from .periods import format_time
 from .policy import Decision, Policy
@@ -95,6 +96,10 @@ class Guard:
             anonymize=anonymizer(store_config.ip_privacy, store_config.hash_key),
             retention_seconds=store_config.retention_days * 86400,
             clock=clock,
+        )
+        #: Live counts for Prometheus (None when metrics are off: the middleware then skips them).
+        self.metrics = (
+            Metrics(self.config.metrics, self.sink) if self.config.metrics.enabled else None
         )
         agents_config = self.config.agents
         if agents_config.verify_rdns and resolver is None:
@@ -434,3 +439,5 @@ class Guard:
         self.counters.close()
         if self.verifier is not None:
             self.verifier.close()
+        if self.metrics is not None:
+            self.metrics.close()

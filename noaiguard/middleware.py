@@ -20,6 +20,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from time import perf_counter
 from typing import Any
 
 import anyio
@@ -78,6 +79,13 @@ class NoAIGuardMiddleware:
         self.app = app
         self.guard = guard
         self._endpoints = dict(endpoints or {})
+        # Live metrics (None when off): answered on metrics.path, or by a listener of their own.
+        self._metrics = metrics = guard.metrics
+        if metrics is not None:
+            if metrics.path:
+                self._endpoints[metrics.path] = metrics.serve
+            else:
+                metrics.listen()
         self._block = BlockResponder(guard.config.policy.block)
         self.tarpit = Tarpit(guard.config.policy.tarpit, self._block)
         self._app_robots = (
@@ -91,8 +99,8 @@ class NoAIGuardMiddleware:
             guard.meta_directives,
             guard.meta_excluded,
             guard.config.signals.html_meta.max_lookahead,
-            guard.trap_path,
-            guard.served_sizes,
+            trap_path=guard.trap_path,
+            sizes=guard.served_sizes,
         )
         # The paths answered before any policy applies: robots.txt and the given endpoints.
         self._own_paths = frozenset(self._endpoints) | (
@@ -117,6 +125,8 @@ class NoAIGuardMiddleware:
         path: str = scope.get("path") or "/"
         if path in self._own_paths and await self._serve_own_path(scope, receive, send, path):
             return
+        metrics = self._metrics
+        started = perf_counter() if metrics is not None else 0.0
         try:
             decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
             if decision is not None and self._judging:
@@ -131,6 +141,8 @@ class NoAIGuardMiddleware:
             await self._let_through(scope, receive, send)
             return
         if decision is not None and decision.action is _ALLOW:
+            if metrics is not None:
+                metrics.decided(decision, perf_counter() - started)
             state = scope.get("state")
             if state is None:
                 scope["state"] = state = {}
@@ -141,16 +153,23 @@ class NoAIGuardMiddleware:
             finally:
                 self._tally.count(decision.verdict.category, _ALLOW, sending.status or 500)
             return
-        await self._enforce(scope, receive, send, path, decision)
+        await self._enforce(scope, receive, send, path, decision, started=started)
 
     async def _enforce(
-        self, scope: Scope, receive: Receive, send: Send, path: str, decision: Decision | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: str,
+        decision: Decision | None,
+        *,
+        started: float = 0.0,
     ) -> None:
         """The rest of the decisions: those that need the full request, refusals, logging.
 
         A ``decision`` given here comes from the fast path, behaviour included; without one the
         request is inspected in full and its behaviour judged with the client address the
-        trusted proxies name.
+        trusted proxies name. ``started`` is when deciding began (``perf_counter``), for metrics.
         """
         guard = self.guard
         try:
@@ -167,6 +186,8 @@ class NoAIGuardMiddleware:
         except Exception:
             await self._let_through(scope, receive, send)
             return
+        if self._metrics is not None:
+            self._metrics.decided(decision, perf_counter() - started)
         scope.setdefault("state", {})["noaiguard"] = decision
         category, action = decision.verdict.category, decision.action
         if action is _ALLOW:

@@ -84,6 +84,11 @@ class EventSink:
         #: Events lost: queue full, spill full or unwritable, or no spill file configured.
         self.dropped = 0
 
+    @property
+    def queued(self) -> int:
+        """Records waiting for the writer now (approximate while requests come in)."""
+        return self._queue.qsize()
+
     # -- request side ---------------------------------------------------------------------
 
     def put(self, record: _Record) -> None:

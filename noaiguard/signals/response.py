@@ -51,6 +51,7 @@ class ResponseSignals:
         meta_directives: tuple[str, ...],
         meta_excluded: PathSet,
         max_lookahead: int,
+        *,
         trap_path: str = "",
         sizes: dict[str, bytes] | None = None,
     ) -> None:
