@@ -8,6 +8,7 @@
     noaiguard agents        list the crawler database
     noaiguard evidence      one agent's timeline: robots.txt fetched, requests, what was served
     noaiguard events        export stored events as JSON lines or CSV
+    noaiguard report        the weekly report (HTML, Markdown, JSON, CSV), by file or email
     noaiguard prune         delete events older than the retention period
 
 Only the command line configures logging; the library never does.
@@ -34,13 +35,15 @@ from .backends import EventStore, open_event_store
 from .categories import AGENT_CATEGORIES, Category
 from .classify.ipranges import default_data_dir, update_lists
 from .config import Action, Config, load_config
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, NoAIGuardError, StoreError
 from .evidence import render_json, render_text, timeline
 from .export import write_csv, write_jsonl
 from .facts import RequestFacts
 from .guard import Guard
+from .metrics import LISTENER_PATH, require_client
 from .origin import Origin
 from .periods import format_time, parse_time
+from .reports import command as report_command
 from .serve import PROXY_ENVIRONMENT, load_proxy_config, proxy_settings, server_options
 
 EXIT_OK = 0
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    except StoreError as exc:
+    except (StoreError, NoAIGuardError) as exc:
         print(f"noaiguard: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except BrokenPipeError:  # `noaiguard agents | head`
@@ -88,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     demo.add_argument("--store", help="event store URL (default: sqlite:///./noaiguard.db)")
     demo.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    demo.add_argument(
+        "--simulate",
+        type=int,
+        metavar="DAYS",
+        help="instead of serving: play DAYS days of simulated traffic (people, search engines, "
+        "AI crawlers, scrapers) through the guard into the store, for `noaiguard report`",
+    )
+    demo.add_argument("--now", help=argparse.SUPPRESS)  # when the simulated days end
     demo.set_defaults(run=_demo)
 
     proxy = commands.add_parser(
@@ -162,6 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     events.set_defaults(run=_events)
 
+    report_command.add_parser(commands)
+
     prune = commands.add_parser("prune", help="delete events older than the retention period")
     _store_arguments(prune)
     prune.add_argument(
@@ -196,6 +209,44 @@ def _open_store(args: argparse.Namespace) -> EventStore:
 
 def _config(path: Path | None) -> Config:
     return load_config(path) if path is not None else Config()
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+    from dataclasses import replace
+
+    from .demo import create_app
+    from .demo.traffic import SimulatedClock, plan, play
+    from .middleware import NoAIGuardMiddleware
+
+    if args.simulate < 1:
+        print("--simulate: expected 1 or more days", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    end = parse_time(args.now) if args.now else time.time()
+    config = _config(args.config)
+    config = replace(
+        config,
+        store=replace(config.store, url=args.store or config.store.url),
+        # No DNS (the simulated crawlers' addresses are checked against the published ranges)
+        # and no real waiting in the tarpit.
+        agents=replace(config.agents, verify_rdns=False),
+        policy=replace(config.policy, tarpit=replace(config.policy.tarpit, seconds=0.001)),
+    )
+    visits = plan(args.simulate, end)
+    clock = SimulatedClock(visits[0].time if visits else end)
+    guard = Guard(config, clock=clock)
+    app = NoAIGuardMiddleware(create_app(), guard=guard)
+    try:
+        refused = asyncio.run(play(app, clock, visits, "mara-lind.example"))
+    finally:
+        clock.now = end
+        guard.close()
+    print(
+        f"noaiguard demo: {len(visits):,} simulated requests over {args.simulate} days "
+        f"({refused:,} refused) recorded in {config.store.url}\n"
+        f"  report:  noaiguard report{' --store ' + args.store if args.store else ''}"
+    )
+    return EXIT_OK
 
 
 # -- check-config -----------------------------------------------------------------------------
@@ -374,6 +425,21 @@ def _proxy(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--upstream: {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
+    metrics = config.metrics
+    if metrics.enabled and metrics.port:
+        if args.workers > 1:
+            print(
+                f"metrics.port: {args.workers} worker processes cannot share one metrics "
+                "listener; use metrics.path instead (each worker then answers with its own "
+                "counts) or --workers 1",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID_CONFIG
+        if metrics.port == args.port:
+            print(f"metrics.port: {metrics.port} is the proxy's own --port", file=sys.stderr)
+            return EXIT_INVALID_CONFIG
+    if metrics.enabled:
+        require_client()  # in the workers too, but here it fails once, before listening
     source = config.source if args.config else "built-in defaults"
     print(
         f"noaiguard proxy: http://{args.host}:{args.port} -> {upstream} "
@@ -381,6 +447,13 @@ def _proxy(args: argparse.Namespace) -> int:
         f"events to {config.store.url})",
         flush=True,
     )
+    if metrics.enabled:
+        where = (
+            f"http://{metrics.host}:{metrics.port}{LISTENER_PATH}"
+            if metrics.port
+            else f"http://{args.host}:{args.port}{metrics.path} (bearer token)"
+        )
+        print(f"noaiguard proxy: metrics at {where}", flush=True)
     options = server_options(proxy=True)
     if args.workers == 1:
         from .proxy import create_proxy_app
@@ -403,6 +476,8 @@ def _proxy(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.simulate is not None:
+        return _simulate(args)
     try:
         import uvicorn
     except ImportError:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from .backends.base import EventStore
 from .events import ROBOTS_FETCH, Event, RobotsVersion
 from .periods import format_time, iso_time
+from .reports.formatting import printable
 
 FORMAT = "noaiguard-evidence/1"
 
@@ -75,7 +76,7 @@ def render_text(t: Timeline) -> str:
         if e.client_ip:
             details.append(f"from {e.client_ip}")
         lines.append(f"{'':21}{', '.join(details)}")
-        lines.append(f"{'':21}User-Agent: {_printable(e.user_agent)}")
+        lines.append(f"{'':21}User-Agent: {printable(e.user_agent)}")
     if t.versions:
         lines += ["", "robots.txt versions referenced (SHA-256 of the body as served):"]
         for v in sorted(t.versions.values(), key=lambda v: v.first_served):
@@ -83,7 +84,7 @@ def render_text(t: Timeline) -> str:
                 f"{v.version}  first served {format_time(v.first_served)}, "
                 f"last served {format_time(v.last_served)}"
             )
-            lines += [f"    | {_printable(line)}" for line in v.body.splitlines()]
+            lines += [f"    | {printable(line)}" for line in v.body.splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -104,9 +105,3 @@ def render_json(t: Timeline) -> str:
         ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def _printable(text: str) -> str:
-    """Text with control characters shown as escapes: a hostile User-Agent cannot drive the
-    terminal that prints it."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -42,12 +42,13 @@ def write_csv(events: Iterable[Event], out: TextIO) -> int:
     for event in events:
         record = _record(event)
         record["reasons"] = "; ".join(event.reasons)
-        writer.writerow([_cell(record[column]) for column in COLUMNS])
+        writer.writerow([spreadsheet_safe(record[column]) for column in COLUMNS])
         count += 1
     return count
 
 
-def _cell(value: Any) -> Any:
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: formulas get a leading apostrophe, None is empty."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return "" if value is None else value
