@@ -102,9 +102,14 @@ def _period(args: argparse.Namespace, now: float) -> Period:
     return Period.between(since, until)
 
 
+def _dates(report: Report) -> tuple[str, str]:
+    """The first and the last day the report covers (its end is exclusive)."""
+    first = time.strftime("%Y-%m-%d", time.gmtime(report.period.since))
+    return first, time.strftime("%Y-%m-%d", time.gmtime(report.period.until - 1))
+
+
 def _default_name(report: Report, format: str) -> str:
-    day = time.strftime("%Y-%m-%d", time.gmtime(report.period.since))
-    last = time.strftime("%Y-%m-%d", time.gmtime(report.period.until - 1))
+    day, last = _dates(report)
     span = day if day == last else f"{day}-to-{last}"
     return f"noaiguard-report-{span}{FORMATS[format][1]}"
 
@@ -129,8 +134,7 @@ def _write(path: Path, text: str) -> None:
 
 def _mail(report: Report, config: Config, to: list[str]) -> None:
     settings = config.report.email
-    first = time.strftime("%Y-%m-%d", time.gmtime(report.period.since))
-    last = time.strftime("%Y-%m-%d", time.gmtime(report.period.until - 1))
+    first, last = _dates(report)
     subject = format_subject(
         settings.subject,
         site=report.site or "your site",

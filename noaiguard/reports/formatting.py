@@ -75,3 +75,15 @@ def printable(text: str) -> str:
 def printable_lines(text: str) -> str:
     """Each line of ``text`` made :func:`printable`, the line breaks kept."""
     return "\n".join(printable(line) for line in text.splitlines())
+
+
+def privacy_note(privacy: str) -> str:
+    """What a row of the networks table is, under ``store.ip_privacy``."""
+    if privacy == "hash":
+        return (
+            "Addresses are stored hashed (store.ip_privacy: hash), so each row is one client, "
+            "not a network."
+        )
+    if privacy == "full":
+        return "Addresses are stored in full; shown here by network (/24 for IPv4, /48 for IPv6)."
+    return "Addresses are stored by network only (/24 for IPv4, /48 for IPv6), never in full."

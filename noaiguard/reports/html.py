@@ -18,6 +18,7 @@ from .formatting import (
     percent,
     printable,
     printable_lines,
+    privacy_note,
     size,
     when,
 )
@@ -42,6 +43,7 @@ def _environment() -> Environment:
         color=color,
         printable=printable,
         printable_lines=printable_lines,
+        privacy_note=privacy_note,
     )
     env.globals["change"] = change
     return env

@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .formatting import category_label, change, number, percent, printable, size, when
+from .formatting import (
+    category_label,
+    change,
+    number,
+    percent,
+    printable,
+    privacy_note,
+    size,
+    when,
+)
 from .model import Report
 
 _BACKTICKS = re.compile(r"`+")
@@ -167,7 +176,7 @@ def render_markdown(report: Report) -> str:
     add("")
     add("## Where they came from")
     add("")
-    add(_privacy_note(report.ip_privacy))
+    add(privacy_note(report.ip_privacy))
     add("")
     if report.networks:
         add(
@@ -352,14 +361,6 @@ def render_markdown(report: Report) -> str:
 def _title(report: Report) -> str:
     site = f" for {printable(report.site)}" if report.site else ""
     return f"noaiguard report{site}: {report.period.label}"
-
-
-def _privacy_note(privacy: str) -> str:
-    if privacy == "hash":
-        return "Addresses are stored hashed (store.ip_privacy: hash): one row per client."
-    if privacy == "full":
-        return "Addresses are stored in full; shown here by network (/24, /48)."
-    return "Addresses are stored by network (/24 for IPv4, /48 for IPv6)."
 
 
 def _code(text: str) -> str:
