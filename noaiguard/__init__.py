@@ -12,6 +12,7 @@ from __future__ import annotations
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, ConfigIssue, NoAIGuardError, StoreError
 from .guard import Guard
+from .integrations.wsgi import NoAIGuardWSGI
 from .middleware import NoAIGuardMiddleware
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "Guard",
     "NoAIGuardError",
     "NoAIGuardMiddleware",
+    "NoAIGuardWSGI",
     "StoreError",
     "__version__",
     "load_config",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -851,6 +852,47 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     if binder.issues:
         raise ConfigError(sorted(binder.issues, key=lambda i: (i.line, i.column)))
     return replace(config, source=source)
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str) -> Config:
+    """Validate a mapping with the keys of a YAML config file (Django's ``NOAIGUARD`` setting).
+
+    It goes through the same validation as a file; problems name ``source`` and the key, without
+    line numbers, which would point into a YAML text the user never wrote.
+    """
+    try:
+        text = yaml.safe_dump(_plain(data, ()), sort_keys=False)
+    except _NotPlain as exc:
+        raise ConfigError([ConfigIssue(source, 0, 0, exc.key, exc.message)]) from None
+    try:
+        return parse_config(text, source)
+    except ConfigError as exc:
+        raise ConfigError([replace(issue, line=0, column=0) for issue in exc.issues]) from None
+
+
+class _NotPlain(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def _plain(value: Any, at: tuple[str, ...]) -> Any:
+    """``value`` as plain YAML data: paths become strings, tuples and sets lists."""
+    if isinstance(value, Mapping):
+        plain = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlain(".".join(at) or "(top)", f"key {key!r} is not a string")
+            plain[key] = _plain(item, (*at, key))
+        return plain
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item, at) for item in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise _NotPlain(".".join(at) or "(top)", f"{type(value).__name__} is not a config value")
 
 
 def _check_agent_references(

@@ -21,12 +21,15 @@ class ConfigIssue:
     """One problem in one place of one file, printed the way compilers print them."""
 
     path: str
+    #: 1-based; 0 when the config did not come from a file (an inline mapping).
     line: int
     column: int
     key: str
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # not from a file (an inline mapping): no position to give
+            return f"{self.path}: {self.key}: {self.message}"
         return f"{self.path}:{self.line}:{self.column}: {self.key}: {self.message}"
 
 

@@ -1,14 +1,15 @@
 """RequestFacts: what noaiguard knows about a request before it reaches the app.
 
-Built once per request from the ASGI scope in one pass over the headers. Header values are bytes
+Built once per request from the ASGI scope in one pass over the headers, or from a WSGI environ
+(which Django's ``request.META`` also is, under WSGI and ASGI alike). Header values are bytes
 that clients control; they are decoded as Latin-1, which maps every byte to one character and never
 fails, so invalid UTF-8 or NUL bytes in a User-Agent cannot raise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from ._types import Scope
 from .clientip import TrustedProxies
@@ -67,6 +68,70 @@ class RequestFacts(NamedTuple):
             scope.get("scheme", "http"),
             headers,
         )
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, Any],
+        trusted: TrustedProxies,
+        *,
+        path: str,
+        scheme: str = "",
+    ) -> RequestFacts:
+        """The facts of a WSGI request. ``path`` is the decoded URL path (SCRIPT_NAME included).
+
+        The headers are rebuilt as ASGI-style byte pairs (``HTTP_USER_AGENT`` becomes
+        ``user-agent``), so the rest of noaiguard sees one shape whichever front door it sits
+        behind. WSGI strings carry the raw bytes as Latin-1, so encoding back never fails.
+        """
+        headers = environ_headers(environ)
+        user_agent = environ.get("HTTP_USER_AGENT", "")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR") if trusted else None
+        peer = environ.get("REMOTE_ADDR") or None
+        client_ip = trusted.client_ip(peer, forwarded[:MAX_HEADER_VALUE]) if forwarded else peer
+        return cls(
+            environ.get("REQUEST_METHOD", "GET"),
+            path or "/",
+            user_agent[:MAX_HEADER_VALUE],
+            client_ip,
+            environ.get("HTTP_HOST", "")[:1024],
+            environ.get("QUERY_STRING", "")[:MAX_HEADER_VALUE],
+            scheme or environ.get("wsgi.url_scheme", "http"),
+            headers,
+        )
+
+
+def environ_headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
+    """A WSGI environ's request headers as ASGI-style (lower-case name, value) byte pairs."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").lower()
+        elif key in _UNPREFIXED:
+            name = _UNPREFIXED[key]
+        else:
+            continue
+        if isinstance(value, str):
+            headers.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+    return headers
+
+
+def environ_path(environ: Mapping[str, Any]) -> str:
+    """The URL path of a WSGI request, decoded as UTF-8 the way ASGI servers decode it."""
+    raw = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8", "replace") or "/"
+    except UnicodeEncodeError:  # a server that already decoded it
+        return raw or "/"
+
+
+def http_version(environ: Mapping[str, Any]) -> str:
+    """``1.1`` from ``SERVER_PROTOCOL: HTTP/1.1``, as in an ASGI scope."""
+    protocol: str = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+    return protocol.rpartition("/")[2] or "1.1"
+
+
+_UNPREFIXED = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 
 
 def client_address(scope: Scope, trusted: TrustedProxies) -> str | None:

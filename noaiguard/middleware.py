@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
@@ -33,6 +31,15 @@ from .guard import Guard
 from .policy import Decision
 from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
 from .signals.response import Outcome, ResponseSignals, SignalingSend, header_value
+from .signals.siterobots import (
+    CONDITIONAL_HEADERS,
+    FAILED,
+    MAX_BYTES,
+    TIMEOUT_SECONDS,
+    Answer,
+    SiteRobotsCache,
+    read_answer,
+)
 
 logger = logging.getLogger("noaiguard.middleware")
 
@@ -46,11 +53,6 @@ _REFUSE = frozenset({Action.BLOCK, Action.TARPIT})
 #: The status recorded when a client hung up before its answer (nginx's convention).
 _CLIENT_GONE = 499
 _ROBOTS_PATH = "/robots.txt"
-_MAX_APP_ROBOTS = 512 * 1024
-_APP_ROBOTS_HOSTS = 64
-_APP_ROBOTS_TIMEOUT = 5.0
-#: Request headers that would make the app answer robots.txt with 304 or 206 instead of the file.
-_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
 
 
 class NoAIGuardMiddleware:
@@ -94,14 +96,7 @@ class NoAIGuardMiddleware:
             else None
         )
         self._tally = self.guard.tally
-        self._signals = ResponseSignals(
-            guard.x_robots_tag,
-            guard.meta_directives,
-            guard.meta_excluded,
-            guard.config.signals.html_meta.max_lookahead,
-            trap_path=guard.trap_path,
-            sizes=guard.served_sizes,
-        )
+        self._signals = ResponseSignals.of(guard)
         # The paths answered before any policy applies: robots.txt and the given endpoints.
         self._own_paths = frozenset(self._endpoints) | (
             {_ROBOTS_PATH} if guard.robots is not None else frozenset()
@@ -301,46 +296,30 @@ def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     return b""
 
 
-_FAILED = object()  # the app's robots.txt could not be read this time
-
-
 class _AppRobots:
-    """The app's own robots.txt, read through the app itself and cached per host for a while.
-
-    A 2xx plain-text answer is the file; a 4xx (or an HTML page) means the site has none, so
-    noaiguard's groups stand alone; a 5xx, an error or a timeout keeps the last good copy, because
-    a site's robots.txt should not vanish while its backend restarts.
-    """
+    """The app's own robots.txt, read through the app itself (see :mod:`..signals.siterobots`)."""
 
     def __init__(self, app: ASGIApp, ttl: float) -> None:
         self._app = app
-        self._ttl = ttl
-        self._cache: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
+        self._cache = SiteRobotsCache(ttl)
 
     async def get(self, scope: Scope, host: str) -> bytes | None:
-        now = time.monotonic()
-        hit = self._cache.get(host)
-        if hit is not None and hit[0] > now:
-            self._cache.move_to_end(host)
-            return hit[1]
-        fetched = await self._fetch(scope)
-        body = (hit[1] if hit is not None else None) if fetched is _FAILED else fetched
-        assert body is None or isinstance(body, bytes)
-        self._cache[host] = (now + self._ttl, body)
-        self._cache.move_to_end(host)
-        while len(self._cache) > _APP_ROBOTS_HOSTS:
-            self._cache.popitem(last=False)
-        return body
+        fresh, body = self._cache.get(host)
+        if fresh:
+            return body
+        return self._cache.put(host, await self._fetch(scope))
 
-    async def _fetch(self, scope: Scope) -> object:
-        """GET /robots.txt from the app: the file, None when there is none, or _FAILED."""
+    async def _fetch(self, scope: Scope) -> Answer:
+        """GET /robots.txt from the app, read as :func:`~..signals.siterobots.read_answer` says."""
         sub: dict[str, Any] = dict(scope)
         sub.update(
             method="GET",
             path=_ROBOTS_PATH,
             raw_path=_ROBOTS_PATH.encode(),
             query_string=b"",
-            headers=[(k, v) for k, v in scope.get("headers", ()) if k.lower() not in _CONDITIONAL],
+            headers=[
+                (k, v) for k, v in scope.get("headers", ()) if k.lower() not in CONDITIONAL_HEADERS
+            ],
         )
         sub["state"] = dict(scope.get("state") or {})
         status = 0
@@ -364,26 +343,23 @@ class _AppRobots:
                 status = int(message["status"])
                 for name, value in message.get("headers", ()):
                     if name.lower() == _CONTENT_TYPE:
-                        content_type = value.decode("latin-1").lower()
+                        content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 body = message.get("body", b"")
-                if size < _MAX_APP_ROBOTS:
-                    chunks.append(body[: _MAX_APP_ROBOTS - size])
+                if size < MAX_BYTES:
+                    chunks.append(body[: MAX_BYTES - size])
                     size += len(chunks[-1])
                 if not message.get("more_body", False):
                     finished.set()
 
         try:
-            with anyio.move_on_after(_APP_ROBOTS_TIMEOUT) as timer:
+            with anyio.move_on_after(TIMEOUT_SECONDS) as timer:
                 await self._app(sub, receive, send)
         except Exception:
             logger.warning("the app failed to serve its own robots.txt", exc_info=True)
-            return _FAILED
+            return FAILED
         finally:
             finished.set()
-        if timer.cancelled_caught or status == 0 or status >= 500:
-            return _FAILED
-        body = b"".join(chunks)
-        if not 200 <= status < 300 or "html" in content_type or body.lstrip()[:1] == b"<":
-            return None  # no robots.txt, or a single-page app answering every path with HTML
-        return body
+        if timer.cancelled_caught:
+            return FAILED
+        return read_answer(status, content_type, b"".join(chunks))

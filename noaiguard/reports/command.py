@@ -34,7 +34,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "to Monday, UTC), as HTML, written to a file whose path is printed. Times: 2026-11-20, "
         "2026-11-20T10:30 (UTC), now, or an age such as 7d.",
     )
-    report.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    add_arguments(report)
+    report.set_defaults(run=run)
+
+
+def add_arguments(report: argparse.ArgumentParser, *, config_option: bool = True) -> None:
+    """The report's options, on the CLI and on Django's ``noaiguard_report`` (no --config)."""
+    if config_option:
+        report.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     report.add_argument("--store", help="event store URL (default: the config's store.url)")
     report.add_argument(
         "--period", choices=KINDS, help="the last full day, week or month (default: week)"
@@ -57,11 +64,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     # The moment the report is made at, for tests and for re-making an old report.
     report.add_argument("--now", help=argparse.SUPPRESS)
-    report.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config) if args.config is not None else Config()
+def run(args: argparse.Namespace, *, config: Config | None = None) -> int:
+    """Make the report ``args`` ask for; ``config`` replaces ``--config`` (Django's settings)."""
+    if config is None:
+        path = getattr(args, "config", None)
+        config = load_config(path) if path is not None else Config()
     try:
         now = parse_time(args.now) if args.now else time.time()
         period = _period(args, now)

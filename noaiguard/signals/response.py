@@ -13,13 +13,16 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .._types import Message, RawHeaders, Send
 from ..paths import PathSet
 from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag
 from .html import HeadEndMemory, HeadInjector, meta_tag
+
+if TYPE_CHECKING:
+    from ..guard import Guard
 
 _CONTENT_TYPE = b"content-type"
 _CONTENT_ENCODING = b"content-encoding"
@@ -73,6 +76,18 @@ class ResponseSignals:
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
 
+    @classmethod
+    def of(cls, guard: Guard) -> ResponseSignals:
+        """The response signals a guard's configuration asks for."""
+        return cls(
+            guard.x_robots_tag,
+            guard.meta_directives,
+            guard.meta_excluded,
+            guard.config.signals.html_meta.max_lookahead,
+            trap_path=guard.trap_path,
+            sizes=guard.served_sizes,
+        )
+
     def injectable(self, content_type: bytes, encoding: bytes) -> bool:
         """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
         is_html = self._html_types.get(content_type)
@@ -81,6 +96,76 @@ class ResponseSignals:
             if len(self._html_types) < _MAX_CONTENT_TYPES:
                 self._html_types[content_type] = is_html
         return is_html and (not encoding or encoding.strip().lower() == b"identity")
+
+    # -- for front doors that see whole response objects (WSGI, Django) ----------------------
+
+    def tags_page(
+        self, path: str, method: str, status: int, content_type: bytes, encoding: bytes
+    ) -> bool:
+        """Whether this response is a page that gets the meta tag: what SignalingSend decides."""
+        return (
+            status == 200
+            and bool(self.meta)
+            and method != "HEAD"
+            and self.injectable(content_type, encoding)
+            and (self.meta_excluded is None or not self.meta_excluded(path))
+        )
+
+    def tag_page(self, path: str, page: bytes) -> bytes:
+        """A whole page with the tag in its head (and the trap link before ``</body>``)."""
+        offset = self.head_ends.find(path, page, complete=True)
+        if offset is not None:
+            page = page[:offset] + self.meta + page[offset:]
+        else:
+            injector = self.injector()
+            page = injector.feed(page) + injector.finish()
+            if not injector.delta:
+                return page
+        if self.trap_link:
+            end = _body_end(page)
+            if end >= 0:
+                page = page[:end] + self.trap_link + page[end:]
+        return page
+
+    def injector(self) -> HeadInjector:
+        """An injector for one streamed page (see :func:`tag_stream`)."""
+        return HeadInjector(self.meta_directives, self.max_lookahead, self.meta)
+
+    def remember_size(self, path: str, content_length: bytes) -> None:
+        """Keep a 200 response's Content-Length for the event of a later refusal of ``path``."""
+        sizes = self.sizes
+        if len(sizes) >= MAX_SIZES:
+            sizes.clear()
+        sizes[path] = content_length
+
+
+def tag_stream(injector: HeadInjector, chunks: Iterator[bytes]) -> bytes:
+    """Read a streamed page until ``injector`` has placed the tag; return the bytes to send first.
+
+    The rest of ``chunks`` is left unread, to pass on untouched; ``injector.delta`` then says how
+    much longer the page became. At most the injector's look-ahead is held.
+    """
+    out = []
+    for chunk in chunks:
+        out.append(injector.feed(chunk))
+        if injector.done:
+            return b"".join(out)
+    out.append(injector.finish())
+    return b"".join(out)
+
+
+async def tag_async_stream(injector: HeadInjector, chunks: AsyncIterator[bytes]) -> bytes:
+    """:func:`tag_stream` for an asynchronous iterator (the rest is left to ``anext``)."""
+    out = []
+    while True:
+        try:
+            chunk = await anext(chunks)
+        except StopAsyncIteration:
+            out.append(injector.finish())
+            return b"".join(out)
+        out.append(injector.feed(chunk))
+        if injector.done:
+            return b"".join(out)
 
 
 class SignalingSend:
@@ -160,10 +245,7 @@ class SignalingSend:
         message["headers"] = headers
         status = self.status = message.get("status", 200)
         if status == 200 and length_index >= 0:
-            sizes = signals.sizes
-            if len(sizes) >= MAX_SIZES:
-                sizes.clear()
-            sizes[self._path] = raw[length_index][1]
+            signals.remember_size(self._path, raw[length_index][1])
         if self._outcome is not None:
             self._outcome.status = status
             self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)
