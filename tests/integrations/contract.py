@@ -23,7 +23,11 @@ PAGE = (
     + b"".join(f'<img src="/img/{name}.png">'.encode() for name in ARTWORKS)
     + b"</body></html>"
 )
-STREAMED_PARTS = (b"<!doctype html><html><head>", b"<title>Streamed</title></head>", b"<body>ok</body></html>")
+STREAMED_PARTS = (
+    b"<!doctype html><html><head>",
+    b"<title>Streamed</title></head>",
+    b"<body>ok</body></html>",
+)
 IMAGES = {name: render(name, 60, 40) for name in ARTWORKS}
 IMAGE = next(iter(IMAGES))
 ROBOTS = b"User-agent: *\nDisallow: /drafts/\n"

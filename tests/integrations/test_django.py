@@ -70,9 +70,7 @@ def site(settings: object, tmp_path: Path) -> Iterator[Site]:
 def sync_fetch(client: Client) -> Callable[[str, str], Reply]:
     def fetch(path: str, user_agent: str) -> Reply:
         response = client.get(path, headers={"user-agent": user_agent})
-        body = (
-            b"".join(response.streaming_content) if response.streaming else response.content
-        )
+        body = b"".join(response.streaming_content) if response.streaming else response.content
         return Reply(response.status_code, _headers(response), body)
 
     return fetch
@@ -267,7 +265,7 @@ def test_manage_py_check_fails_on_a_broken_config(settings: object) -> None:
     settings.NOAIGUARD = {"mode": "loud"}  # type: ignore[attr-defined]
     from django.core.management.base import SystemCheckError
 
-    with pytest.raises(SystemCheckError, match="noaiguard.E003"):
+    with pytest.raises(SystemCheckError, match=r"noaiguard\.E003"):
         call_command("check")
 
 
