@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,12 @@ def uvicorn_thread(app: Any, **options: Any) -> Iterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+
+    def run() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when the app's startup fails
+            loop.run_until_complete(server.serve())
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         while not server.started:
