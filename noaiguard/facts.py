@@ -8,7 +8,7 @@ fails, so invalid UTF-8 or NUL bytes in a User-Agent cannot raise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ._types import Scope
@@ -84,7 +84,6 @@ class RequestFacts(NamedTuple):
         ``user-agent``), so the rest of noaiguard sees one shape whichever front door it sits
         behind. WSGI strings carry the raw bytes as Latin-1, so encoding back never fails.
         """
-        headers = environ_headers(environ)
         user_agent = environ.get("HTTP_USER_AGENT", "")
         forwarded = environ.get("HTTP_X_FORWARDED_FOR") if trusted else None
         peer = environ.get("REMOTE_ADDR") or None
@@ -97,8 +96,37 @@ class RequestFacts(NamedTuple):
             environ.get("HTTP_HOST", "")[:1024],
             environ.get("QUERY_STRING", "")[:MAX_HEADER_VALUE],
             scheme or environ.get("wsgi.url_scheme", "http"),
-            headers,
+            EnvironHeaders(environ),
         )
+
+
+class EnvironHeaders(Sequence[tuple[bytes, bytes]]):
+    """A WSGI environ's headers as ASGI-style pairs, built only if something reads them.
+
+    Nearly every request is decided from its User-Agent and address alone; the full header list
+    is read only to explain a behaviour finding. Building it costs more than the rest of the
+    request facts together, so it waits.
+    """
+
+    __slots__ = ("_environ", "_headers")
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+        self._headers: list[tuple[bytes, bytes]] | None = None
+
+    def _list(self) -> list[tuple[bytes, bytes]]:
+        if self._headers is None:
+            self._headers = environ_headers(self._environ)
+        return self._headers
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(self._list())
 
 
 def environ_headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
