@@ -25,6 +25,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from time import perf_counter
 from typing import Any, NamedTuple
 
 from ..actions import BlockResponder
@@ -84,6 +85,14 @@ class Gate:
         self._tarpit_places = tarpit.max_concurrent
         #: Requests held in the tarpit right now (asynchronous front doors only).
         self.holding = 0
+        #: The path that answers a Prometheus scrape ("" when none: off, or a listener of its own).
+        self.metrics_path = ""
+        metrics = guard.metrics
+        if metrics is not None:
+            if metrics.path:
+                self.metrics_path = metrics.path
+            else:
+                metrics.listen()
         xrt = guard.x_robots_tag
         pair = xrt.header_for("/") if not xrt.has_rules else None
         self._default_tag = [pair[1].decode("latin-1")] if pair is not None else None
@@ -107,6 +116,7 @@ class Gate:
     def decide(self, facts: RequestFacts, http_version: str = "1.1") -> Decision | None:
         """The decision for a request, or None when noaiguard failed (then let it through)."""
         guard = self.guard
+        started = perf_counter() if guard.metrics is not None else 0.0
         try:
             decision = guard.decide_by_user_agent(facts.user_agent.encode("latin-1", "replace"))
             if decision is None:
@@ -123,7 +133,7 @@ class Gate:
             logger.exception("noaiguard failed on a request; letting it through")
             return None
         if guard.metrics is not None:
-            guard.metrics.decided(decision, 0.0)
+            guard.metrics.decided(decision, perf_counter() - started)
         return decision
 
     @staticmethod
@@ -199,6 +209,22 @@ class Gate:
             self.guard.record(
                 facts, decision, status=status, bytes_sent=bytes_sent, x_robots_tag=x_robots_tag
             )
+
+    # -- metrics ------------------------------------------------------------------------
+
+    def metrics(self, facts: RequestFacts) -> Answer:
+        """A Prometheus scrape of :attr:`metrics_path` (token checked; never judged or recorded)."""
+        metrics = self.guard.metrics
+        assert metrics is not None
+        authorization = accept = None
+        for name, value in facts.headers:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"accept":
+                accept = value
+        status, raw, body = metrics.answer(facts.method, authorization, accept)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        return Answer(status, headers, b"" if facts.method == "HEAD" else body)
 
     # -- robots.txt -----------------------------------------------------------------------
 

@@ -92,6 +92,10 @@ class NoAIGuardWSGI:
             return self.app(environ, start_response)
         if gate.robots_enabled and gate.is_robots_request(facts.path, facts.method):
             return self._robots_txt(environ, start_response, facts)
+        if facts.path == gate.metrics_path:
+            answer = gate.metrics(facts)
+            start_response(answer.status_line, answer.headers)
+            return [answer.body]
         decision = gate.decide(facts, http_version(environ))
         environ[ENVIRON_KEY] = decision
         if decision is None:

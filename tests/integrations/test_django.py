@@ -299,3 +299,17 @@ def test_noaiguard_report_command_errors_are_command_errors(
         call_command("noaiguard_report", "--until", "now")
     assert raised.value.returncode == 2
     assert "--until needs --since" in capsys.readouterr().err
+
+
+def test_metrics_path_under_sync_and_async(settings: object) -> None:
+    settings.NOAIGUARD = {  # type: ignore[attr-defined]
+        "store": {"url": "memory:"},
+        "metrics": {"enabled": True, "path": "/metrics", "token": "s3cret-token"},
+    }
+    assert Client().get("/metrics").status_code == 401
+    reply = async_fetch(AsyncClient())("/", GPTBOT_UA)
+    assert reply.status == 403
+    scrape = Client().get("/metrics", headers={"authorization": "Bearer s3cret-token"})
+    assert scrape.status_code == 200
+    assert b'noaiguard_requests_total{action="block",category="ai-training"} 1.0' in scrape.content
+    get_guard().close()

@@ -11,7 +11,7 @@ from wsgiref.validate import validator
 
 import pytest
 
-from noaiguard import Guard, NoAIGuardWSGI
+from noaiguard import Guard, NoAIGuardWSGI, parse_config
 from noaiguard.backends.memory import MemoryEventStore
 
 from ..conftest import BROWSER_UA, GPTBOT_UA
@@ -139,3 +139,15 @@ def test_app_error_after_start_reaches_the_server(store: MemoryEventStore) -> No
     middleware = NoAIGuardWSGI(failing, guard=Guard(store=store))
     with pytest.raises(RuntimeError, match="the app broke"):
         serve(middleware)
+
+
+def test_metrics_are_served_on_their_path_with_the_token(store: MemoryEventStore) -> None:
+    config = parse_config("metrics:\n  enabled: true\n  path: /metrics\n  token: s3cret-token\n")
+    app = validator(NoAIGuardWSGI(validator(html_app), guard=Guard(config, store=store)))
+    serve(app, user_agent=GPTBOT_UA)
+    status, headers, _ = serve(app, "/metrics")
+    assert status == 401
+    assert "x-robots-tag" not in headers
+    status, _, body = serve(app, "/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert status == 200
+    assert b'noaiguard_requests_total{action="block",category="ai-training"} 1.0' in body

@@ -67,6 +67,8 @@ class NoAIGuardMiddleware:
             if _exempt_path(request):
                 return self.get_response(request)
             return self._robots_txt(facts, self._site_robots(request, facts))
+        if facts.path == gate.metrics_path:
+            return _http_response(gate.metrics(facts))
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return self.get_response(request)
@@ -86,6 +88,8 @@ class NoAIGuardMiddleware:
             if _exempt_path(request):
                 return await self.get_response(request)  # type: ignore[no-any-return]
             return self._robots_txt(facts, await self._asite_robots(request, facts))
+        if facts.path == gate.metrics_path:
+            return _http_response(gate.metrics(facts))
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return await self.get_response(request)  # type: ignore[no-any-return]
