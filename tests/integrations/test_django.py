@@ -304,6 +304,7 @@ def test_noaiguard_report_command_errors_are_command_errors(
 def test_metrics_path_under_sync_and_async(settings: object) -> None:
     settings.NOAIGUARD = {  # type: ignore[attr-defined]
         "store": {"url": "memory:"},
+        "agents": {"verify": False},
         "metrics": {"enabled": True, "path": "/metrics", "token": "s3cret-token"},
     }
     assert Client().get("/metrics").status_code == 401
