@@ -251,6 +251,16 @@ class _Response:
         self.injector = None
         return self._start(status, headers, exc_info)
 
+    def is_whole(self, chunk: bytes) -> bool:
+        """Whether ``chunk`` is the whole held page (its Content-Length says so)."""
+        if self._pending is None or self._length_index < 0:
+            return False
+        length = self._pending[1][self._length_index][1].strip()
+        return length.isdigit() and int(length) == len(chunk)
+
+    def tag_page(self, page: bytes) -> bytes:
+        return self._gate.signals.tag_page(self._facts.path, page)
+
     @property
     def holding(self) -> bool:
         """Whether the start of an HTML page is held until its tag is placed."""
@@ -309,9 +319,14 @@ class _Body:
                 chunks = itertools.chain((first,), chunks)
         injector = response.injector
         if injector is not None and response.holding:
-            head = tag_stream(injector, chunks)
             response.injector = None
-            response.release(injector.delta)
+            first = next(chunks, b"")
+            if response.is_whole(first):  # the usual case: the page in one piece, tagged at once
+                head = response.tag_page(first)
+                response.release(len(head) - len(first))
+            else:
+                head = tag_stream(injector, itertools.chain((first,), chunks))
+                response.release(injector.delta)
             if head:
                 response.bytes_sent += len(head)
                 yield head
