@@ -314,3 +314,18 @@ def test_metrics_path_under_sync_and_async(settings: object) -> None:
     assert scrape.status_code == 200
     assert b'noaiguard_requests_total{action="block",category="ai-training"} 1.0' in scrape.content
     get_guard().close()
+
+
+@pytest.mark.parametrize("client_class", [Client, AsyncClient], ids=["sync", "async"])
+def test_robots_txt_served_alone_without_a_view(
+    site: Site, settings: object, client_class: type
+) -> None:
+    settings.ROOT_URLCONF = "tests.integrations.djangoproject.urls_without_robots"  # type: ignore[attr-defined]
+    client = client_class()
+    get = client.get if client_class is Client else async_to_sync(client.get)
+    response = get("/robots.txt")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "User-agent: GPTBot" in text
+    assert "User-agent: *\nAllow: /" in text  # no site rules: everyone else may crawl
+    assert "drafts" not in text

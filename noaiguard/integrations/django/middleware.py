@@ -77,7 +77,7 @@ class NoAIGuardMiddleware:
         response = self.get_response(request)
         if _exempt_view(request):
             return response
-        return self._signal(facts, decision, response, self._tag_sync)
+        return self._signal(facts, decision, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         gate = self.gate
@@ -101,16 +101,17 @@ class NoAIGuardMiddleware:
             return response  # type: ignore[no-any-return]
         if _async_stream(response):
             return await self._signal_async_stream(facts, decision, response)
-        return self._signal(facts, decision, response, self._tag_sync)
+        return self._signal(facts, decision, response)
 
     # -- deciding -------------------------------------------------------------------------
 
     def _facts(self, request: HttpRequest) -> RequestFacts | None:
+        # Set on every request, so that every view can read it (robots.txt and exempt ones too).
+        request.noaiguard = None  # type: ignore[attr-defined]
         try:
             return self.gate.facts(request.META, path=request.path, scheme=request.scheme or "")
         except Exception:
             logger.exception("noaiguard failed on a request; letting it through")
-            request.noaiguard = None  # type: ignore[attr-defined]
             return None
 
     # -- responses ------------------------------------------------------------------------
@@ -120,13 +121,15 @@ class NoAIGuardMiddleware:
         facts: RequestFacts,
         decision: Decision,
         response: HttpResponseBase,
-        tag: Callable[[RequestFacts, HttpResponseBase], None],
+        *,
+        tagged: bool = False,
     ) -> HttpResponseBase:
-        """The header on every response, the tag in an HTML page, and the count or event."""
+        """The header on every response, the tag in an HTML page (unless ``tagged`` already),
+        and the count or event."""
         try:
             tag_value = self._headers(facts, response)
-            if self._tags_page(facts, response):
-                tag(facts, response)
+            if not tagged and self._tags_page(facts, response):
+                self._tag_sync(facts, response)
         except Exception:
             logger.exception("noaiguard failed on a response; it goes out as the app made it")
             tag_value = ""
@@ -189,13 +192,13 @@ class NoAIGuardMiddleware:
     ) -> HttpResponseBase:
         """:meth:`_signal` for a streamed response whose content is an async iterator."""
         if not self._tags_page(facts, response):
-            return self._signal(facts, decision, response, self._tag_sync)
+            return self._signal(facts, decision, response)
         chunks: AsyncIterator[bytes] = aiter(response.streaming_content)  # type: ignore[attr-defined]
         injector = self.gate.signals.injector()
         head = await tag_async_stream(injector, chunks)
         _replace_stream(response, _prepend(head, chunks))
         _grow_length(response, injector.delta)
-        return self._signal(facts, decision, response, lambda facts, response: None)
+        return self._signal(facts, decision, response, tagged=True)
 
     # -- robots.txt -----------------------------------------------------------------------
 
