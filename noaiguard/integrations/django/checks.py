@@ -12,6 +12,7 @@ noaiguard.W002  a compressing middleware sits below noaiguard's, so pages reach 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -43,11 +44,14 @@ def _message(issue: Any) -> CheckMessage:
     if issue.key == SETTING_KEY:
         return Error(f"settings.NOAIGUARD {issue.message}", hint=_SETTING_HINT, id="noaiguard.E001")
     if issue.key == "(file)":
+        hint = (
+            "check the path and the file's permissions"
+            if os.path.isabs(issue.path)
+            else "a relative NOAIGUARD['config'] is read from the directory the server starts "
+            "in; BASE_DIR / 'noaiguard.yaml' does not depend on it"
+        )
         return Error(
-            f"noaiguard config {issue.path}: {issue.message}",
-            hint="NOAIGUARD['config'] is relative to the directory the server starts in; "
-            "an absolute path (BASE_DIR / ...) avoids surprises",
-            id="noaiguard.E002",
+            f"noaiguard config {issue.path}: {issue.message}", hint=hint, id="noaiguard.E002"
         )
     return Error(
         f"noaiguard config: {issue}",
