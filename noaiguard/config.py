@@ -291,10 +291,23 @@ class RobotsTxtConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PreferenceSignalConfig:
+    """One vocabulary of the site's AI-use preferences, derived from the policy (see
+    noaiguard.signals.preferences): the IETF ``Content-Usage`` or Cloudflare's ``Content-Signal``,
+    written into every group of robots.txt."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignalsConfig:
     x_robots_tag: XRobotsTagConfig = XRobotsTagConfig()
     html_meta: HtmlMetaConfig = HtmlMetaConfig()
     robots_txt: RobotsTxtConfig = RobotsTxtConfig()
+    #: ``Content-Usage: train-ai=n, search=y`` (IETF AI preferences).
+    content_usage: PreferenceSignalConfig = PreferenceSignalConfig()
+    #: ``Content-Signal: search=yes, ai-train=no`` (Cloudflare's Content Signals).
+    content_signal: PreferenceSignalConfig = PreferenceSignalConfig()
 
 
 # -- the rest -------------------------------------------------------------------------------------

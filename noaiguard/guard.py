@@ -39,6 +39,7 @@ from .periods import format_time
 from .policy import Decision, Policy
 from .privacy import anonymizer
 from .signals.headers import XRobotsTag
+from .signals.preferences import Preferences, robots_lines
 from .signals.robots import AppRobots, RobotsTxt, allows
 from .sink import EventSink
 from .tally import Tally
@@ -79,8 +80,16 @@ class Guard:
             if trap.enabled and self.config.behaviour.enabled and signals.robots_txt.enabled
             else ""
         )
+        #: The site's AI-use preferences, read off the policy (every vocabulary says these).
+        self.preferences = Preferences.of(self.policy)
         self.robots = (
-            RobotsTxt(self.agents, self.policy, signals.robots_txt, self.trap_path)
+            RobotsTxt(
+                self.agents,
+                self.policy,
+                signals.robots_txt,
+                self.trap_path,
+                robots_lines(self.preferences, signals),
+            )
             if signals.robots_txt.enabled
             else None
         )

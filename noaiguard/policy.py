@@ -146,6 +146,14 @@ class Policy:
                 return rule.action
         return self.base_action(verdict)[0]
 
+    def category_action(self, category: Category) -> Action:
+        """What the policy does with a client of ``category`` on any path (no agent named)."""
+        verdict = Verdict(category)
+        for rule in self._rules:
+            if not rule.paths and not rule.methods and rule.matches_client(verdict):
+                return rule.action
+        return self._categories[category][0]
+
     def robots_rules(self, agent: Agent) -> tuple[bool, list[tuple[Action, str]]]:
         """How ``agent`` is treated across paths, for its robots.txt group.
 

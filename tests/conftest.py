@@ -17,6 +17,9 @@ from noaiguard.backends.memory import MemoryEventStore
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
+#: The preference lines the default policy puts last in every robots.txt group.
+PREFERENCE_LINES = "Content-Usage: train-ai=n, search=y\nContent-Signal: search=yes, ai-train=no"
+
 BROWSER_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..agents import GENERIC_WORDS, AgentDB
@@ -35,6 +35,8 @@ MAX_APP_ROBOTS_BYTES = 500 * 1024
 
 _GROUP_RULES = frozenset({"allow", "disallow", "crawl-delay", "content-usage", "content-signal"})
 _ALLOW_ALL = (("Allow", "/"),)
+#: The records a group's path rules are made of (the trap's Disallow goes after the last one).
+_PATH_RECORDS = frozenset({"user-agent", "allow", "disallow", "crawl-delay"})
 #: Actions that refuse a crawler, so robots.txt tells it to stay away.
 _REFUSED = frozenset({Action.BLOCK, Action.TARPIT})
 
@@ -47,9 +49,12 @@ class RobotsGroup:
     #: (directive, value) pairs, most specific path first so that first-match parsers agree.
     rules: Rules
 
-    def render(self) -> str:
+    def render(self, preferences: Sequence[tuple[str, str]] = ()) -> str:
+        """The group, with the site's preference lines (``(record key, line)`` pairs) last."""
         lines = [f"User-agent: {token}" for token in self.tokens]
         lines += [f"{directive}: {value}" for directive, value in self.rules]
+        stated = {directive.lower() for directive, _ in self.rules}
+        lines += [line for key, line in preferences if key not in stated]
         return "\n".join(lines)
 
 
@@ -162,11 +167,13 @@ class AppRobots:
         star = [r for g in self.groups if "*" in g.tokens for r in g.rules]
         return specific_first(star) if star else _ALLOW_ALL
 
-    def without(self, taken: Iterable[str]) -> str:
+    def without(self, taken: Iterable[str], preferences: Sequence[tuple[str, str]] = ()) -> str:
         """The file with the User-agent lines of ``taken`` tokens removed.
 
         A group left without any User-agent line loses its rules too: they applied only to
-        tokens that now have a group of ours.
+        tokens that now have a group of ours. Each group kept gets the ``preferences`` lines
+        (``(record key, line)`` pairs) it does not state itself, after its last rule: a group
+        for one crawler replaces ``*`` entirely, so the preferences must be in every group.
         """
         taken_lower = {t.lower() for t in taken}
         kept_groups = {
@@ -184,19 +191,29 @@ class AppRobots:
             ]
             rows.sort(key=lambda row: (-len(row[1]), row[0] != "allow"))
             reordered[index] = [line for _, _, line in rows]
+        # Where each kept group's last line is, and which preference lines it lacks.
+        last_line: dict[int, int] = {}
+        stated: dict[int, set[str]] = {}
+        for position, (_, key, _, group) in enumerate(self.lines):
+            if group in kept_groups:
+                last_line[group] = position
+                stated.setdefault(group, set()).add(key or "")
+        missing = {
+            group: [line for key, line in preferences if key not in stated.get(group, set())]
+            for group in kept_groups
+        }
         out = []
-        for line, key, token, group in self.lines:
-            if key == "user-agent":
-                if token.lower() in taken_lower:
-                    out.append(f"# noaiguard: {token} has its own group above")
-                    continue
-            elif key in _GROUP_RULES and group >= 0:
-                if group not in kept_groups:
-                    continue
-                if key in ("allow", "disallow"):
-                    out.append(reordered[group].pop(0))
-                    continue
-            out.append(line)
+        for position, (line, key, token, group) in enumerate(self.lines):
+            if key == "user-agent" and token.lower() in taken_lower:
+                out.append(f"# noaiguard: {token} has its own group above")
+            elif key in _GROUP_RULES and group >= 0 and group not in kept_groups:
+                pass  # every token of this group has a group of ours now
+            elif key in ("allow", "disallow") and group >= 0:
+                out.append(reordered[group].pop(0))
+            else:
+                out.append(line)
+            if group in kept_groups and last_line[group] == position:
+                out += missing[group]
         return "\n".join(out).strip("\n")
 
 
@@ -207,9 +224,16 @@ class RobotsTxt:
     """The robots.txt noaiguard serves; rendered once per distinct site robots.txt."""
 
     def __init__(
-        self, agents: AgentDB, policy: Policy, config: RobotsTxtConfig, trap_path: str = ""
+        self,
+        agents: AgentDB,
+        policy: Policy,
+        config: RobotsTxtConfig,
+        trap_path: str = "",
+        preferences: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.config = config
+        #: ``(record key, line)``: the site's AI-use preferences, written into every group.
+        self.preferences = tuple(preferences)
         #: A path disallowed in every group: only a crawler that ignores robots.txt goes there.
         self.trap_path = trap_path
         self.groups = build_groups(agents, policy)
@@ -255,13 +279,14 @@ class RobotsTxt:
                 rules = app.rules_for(name) if app is not None else _ALLOW_ALL
                 by_rules.setdefault(rules or _ALLOW_ALL, []).append(name)
             parts += [
-                RobotsGroup(tuple(tokens), rules).render() for rules, tokens in by_rules.items()
+                RobotsGroup(tuple(tokens), rules).render(self.preferences)
+                for rules, tokens in by_rules.items()
             ]
-        parts += [group.render() for group in self.groups]
+        parts += [group.render(self.preferences) for group in self.groups]
         if app is None:
-            parts.append("User-agent: *\nAllow: /")
+            parts.append(RobotsGroup(("*",), _ALLOW_ALL).render(self.preferences))
         else:
-            own = app.without([*self.tokens, *shadowed])
+            own = app.without([*self.tokens, *shadowed], self.preferences)
             if own:
                 parts.append("# The site's own rules:\n" + own)
         text = "\n\n".join(parts) + "\n"
@@ -273,13 +298,18 @@ class RobotsTxt:
 
 
 def disallow_everywhere(text: str, path: str) -> str:
-    """``text`` with ``Disallow: path`` added to every group, after the group's last line.
+    """``text`` with ``Disallow: path`` added to every group, after the group's last path rule
+    (before its preference lines, which read best last).
 
     Every group, because a crawler obeys only the group that names it: a trap disallowed in
     ``User-agent: *`` alone would catch a crawler the site gave a group of its own.
     """
     parsed = AppRobots.parse(text)
-    last_line = {group: index for index, (_, _, _, group) in enumerate(parsed.lines) if group >= 0}
+    last_line = {
+        group: index
+        for index, (_, key, _, group) in enumerate(parsed.lines)
+        if group >= 0 and key in _PATH_RECORDS
+    }
     # A group that disallows everything already keeps its crawlers out of the trap.
     after = {
         index: group

@@ -12,6 +12,8 @@ from tests.conftest import GPTBOT_UA
 from tests.proxy.conftest import ProxyFactory, Site
 from tests.proxy.test_failures import free_port
 
+from ..conftest import PREFERENCE_LINES
+
 pytestmark = [pytest.mark.anyio, pytest.mark.server]
 
 
@@ -44,7 +46,9 @@ async def test_the_upstream_robots_txt_is_merged_and_cached(
         await asyncio.sleep(0.6)
         alone = await robots(proxy.url)
         assert "Disallow: /drafts/" not in alone
-        assert alone.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
+        assert alone.rstrip().endswith(
+            "User-agent: *\nAllow: /\nDisallow: /all-originals/\n" + PREFERENCE_LINES
+        )
 
         # Back: merged again after the time to live.
         site.state.robots_status = 200

@@ -13,6 +13,8 @@ import pytest
 from noaiguard.cli import EXIT_INVALID_CONFIG, EXIT_OK, main
 from tests.conftest import BROWSER_UA, CONFIGS, GPTBOT_UA
 
+from ..conftest import PREFERENCE_LINES
+
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
@@ -76,7 +78,9 @@ def test_robots_prints_the_merged_file(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == EXIT_OK
     assert "User-agent: GPTBot\n" in out
     # The trap link's path is disallowed in every group that does not disallow everything.
-    assert out.rstrip().endswith("User-agent: *\nDisallow: /private/\nDisallow: /all-originals/")
+    assert out.rstrip().endswith(
+        "User-agent: *\nDisallow: /private/\nDisallow: /all-originals/\n" + PREFERENCE_LINES
+    )
 
 
 def test_agents_lists_the_database(capsys: pytest.CaptureFixture[str]) -> None:

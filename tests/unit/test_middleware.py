@@ -29,6 +29,8 @@ from noaiguard.backends.memory import MemoryEventStore
 from noaiguard.policy import Decision
 from tests.conftest import BROWSER_UA, GPTBOT_UA
 
+from ..conftest import PREFERENCE_LINES
+
 pytestmark = pytest.mark.anyio
 
 PAGE = (
@@ -341,7 +343,9 @@ async def test_robots_txt_merges_the_apps_own(guarded: Callable[..., NoAIGuardMi
     body = response.text
     assert "User-agent: GPTBot\n" in body
     assert body.rstrip().endswith(
-        "User-agent: *\nDisallow: /drafts/\nDisallow: /all-originals/\n\nSitemap: /s.xml"
+        "User-agent: *\nDisallow: /drafts/\nDisallow: /all-originals/\n"
+        + PREFERENCE_LINES
+        + "\n\nSitemap: /s.xml"
     )
     assert again.text == body
     assert head.content == b"" and head.headers["content-length"] == str(len(response.content))
@@ -352,7 +356,9 @@ async def test_robots_txt_without_an_app_file(guarded: Callable[..., NoAIGuardMi
     async with client(guarded()) as http:
         response = await http.get("/robots.txt")
     assert response.status_code == 200
-    assert response.text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
+    assert response.text.rstrip().endswith(
+        "User-agent: *\nAllow: /\nDisallow: /all-originals/\n" + PREFERENCE_LINES
+    )
 
 
 async def test_an_html_answer_for_robots_txt_is_not_merged(
@@ -362,7 +368,9 @@ async def test_an_html_answer_for_robots_txt_is_not_merged(
     async with client(guarded(app)) as http:
         response = await http.get("/robots.txt")
     assert "single page app" not in response.text
-    assert response.text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
+    assert response.text.rstrip().endswith(
+        "User-agent: *\nAllow: /\nDisallow: /all-originals/\n" + PREFERENCE_LINES
+    )
 
 
 async def test_a_failing_robots_view_does_not_break_robots_txt(

@@ -14,6 +14,8 @@ from noaiguard import Guard, load_config, parse_config
 from noaiguard.signals.robots import MAX_APP_ROBOTS_BYTES, AppRobots
 from tests.conftest import CONFIGS
 
+from ..conftest import PREFERENCE_LINES
+
 APP_ROBOTS = b"""\
 # The site's own robots.txt
 User-agent: *
@@ -80,7 +82,9 @@ def test_every_blocked_ai_crawler_is_disallowed() -> None:
         assert not stdlib.can_fetch(token, "https://example.org/gallery/a.png")
     for token in ("Googlebot", "bingbot", "facebookexternalhit", "OAI-SearchBot", "Mozilla"):
         assert protego.can_fetch("https://example.org/gallery/a.png", token)
-    assert text.rstrip().endswith("User-agent: *\nAllow: /\nDisallow: /all-originals/")
+    assert text.rstrip().endswith(
+        "User-agent: *\nAllow: /\nDisallow: /all-originals/\n" + PREFERENCE_LINES
+    )
 
 
 def test_the_site_file_is_kept_with_moved_tokens_taken_out() -> None:
@@ -172,10 +176,11 @@ def test_a_huge_app_file_is_cut_at_500_kib_on_a_line_boundary() -> None:
     body = b"User-agent: *\n" + line * (MAX_APP_ROBOTS_BYTES // len(line) + 50)
     text = robots_for(app=body)
     own = text.split("# The site's own rules:\n", 1)[1]
-    assert len(own.encode()) <= MAX_APP_ROBOTS_BYTES
+    kept = own.removesuffix(PREFERENCE_LINES + "\n")  # our lines, after the site's
+    assert len(kept.encode()) <= MAX_APP_ROBOTS_BYTES
     trap = "Disallow: /all-originals/"
     assert all(
-        row in ("User-agent: *", trap) or row == line.decode().strip() for row in own.splitlines()
+        row in ("User-agent: *", trap) or row == line.decode().strip() for row in kept.splitlines()
     )
 
 
