@@ -299,6 +299,53 @@ class PreferenceSignalConfig:
     enabled: bool = True
 
 
+def _check_tdm_location(value: str) -> str | None:
+    if not value.startswith("/"):
+        return "expected a path pattern starting with / (robots.txt syntax: * and $ allowed)"
+    if any(c.isspace() for c in value):
+        return "spaces must be written %20"
+    return None
+
+
+def _check_policy_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "expected an absolute http(s) URL"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TdmRule:
+    """One rule of ``/.well-known/tdmrep.json``, before the catch-all rule the policy implies."""
+
+    location: str = field(metadata={"check": _check_tdm_location})
+    #: Whether text and data mining rights are reserved there (tdm-reservation 1 or 0).
+    reservation: bool = True
+    #: The TDM policy (a licence offer) for this location: an absolute URL.
+    policy: str = field(default="", metadata={"check": _check_policy_url})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TdmRepConfig:
+    """W3C TDMRep: ``/.well-known/tdmrep.json``, saying text and data mining rights are reserved
+    (EU Directive 2019/790, Art. 4) wherever the policy refuses AI training."""
+
+    enabled: bool = True
+    #: The site's TDM policy (a licence offer, absolute URL), named with the reservation.
+    policy_url: str = field(default="", metadata={"check": _check_policy_url})
+    #: Rules for some paths, first match wins, before the catch-all "/" rule.
+    rules: tuple[TdmRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AiTxtConfig:
+    """Spawning's ``/ai.txt``: which files datasets may not use."""
+
+    enabled: bool = True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalsConfig:
     x_robots_tag: XRobotsTagConfig = XRobotsTagConfig()
@@ -308,6 +355,8 @@ class SignalsConfig:
     content_usage: PreferenceSignalConfig = PreferenceSignalConfig()
     #: ``Content-Signal: search=yes, ai-train=no`` (Cloudflare's Content Signals).
     content_signal: PreferenceSignalConfig = PreferenceSignalConfig()
+    tdmrep: TdmRepConfig = TdmRepConfig()
+    ai_txt: AiTxtConfig = AiTxtConfig()
 
 
 # -- the rest -------------------------------------------------------------------------------------

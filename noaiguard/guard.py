@@ -38,9 +38,10 @@ from .paths import PathSet
 from .periods import format_time
 from .policy import Decision, Policy
 from .privacy import anonymizer
-from .signals.headers import XRobotsTag
+from .signals.headers import XRobotsTag, merge_x_robots_tag
 from .signals.preferences import Preferences, robots_lines
 from .signals.robots import AppRobots, RobotsTxt, allows
+from .signals.wellknown import OwnFile, own_files
 from .sink import EventSink
 from .tally import Tally
 
@@ -93,6 +94,8 @@ class Guard:
             if signals.robots_txt.enabled
             else None
         )
+        #: Files answered by noaiguard itself besides robots.txt (tdmrep.json, ai.txt), by path.
+        self.own_files = own_files(self.preferences, signals)
         store_config = self.config.store
         self.sink = EventSink(
             (lambda: store) if store is not None else (lambda: open_event_store(store_config.url)),
@@ -426,6 +429,14 @@ class Guard:
                 x_robots_tag=x_robots_tag,
             )
         )
+
+    def own_file(self, facts: RequestFacts) -> tuple[OwnFile, list[tuple[bytes, bytes]]]:
+        """One of :attr:`own_files` for ``facts.path``, with its headers; the request counted."""
+        file = self.own_files[facts.path]
+        headers = file.headers()
+        merge_x_robots_tag(headers, self.x_robots_tag.directives_for(facts.path, file.content_type))
+        self.tally.count(self.classify(facts).category, Action.ALLOW, 200)
+        return file, headers
 
     def _event(self, facts: RequestFacts, kind: str, **details: Any) -> Event:
         """An event about the request ``facts`` describe, now, under the robots.txt in force."""

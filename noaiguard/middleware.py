@@ -36,7 +36,7 @@ from .signals.siterobots import (
     FAILED,
     MAX_BYTES,
     TIMEOUT_SECONDS,
-    Answer,
+    Reading,
     SiteRobotsCache,
     read_answer,
 )
@@ -98,8 +98,10 @@ class NoAIGuardMiddleware:
         self._tally = self.guard.tally
         self._signals = ResponseSignals.of(guard)
         # The paths answered before any policy applies: robots.txt and the given endpoints.
-        self._own_paths = frozenset(self._endpoints) | (
-            {_ROBOTS_PATH} if guard.robots is not None else frozenset()
+        self._own_paths = (
+            frozenset(self._endpoints)
+            | frozenset(guard.own_files)
+            | ({_ROBOTS_PATH} if guard.robots is not None else frozenset())
         )
         self._decide_by_user_agent = guard.decide_by_user_agent
         # The client's address (verification, behaviour) is judged on the fast path too: the
@@ -212,7 +214,8 @@ class NoAIGuardMiddleware:
             )
 
     async def _serve_own_path(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
-        """Answer an endpoint's path, or robots.txt; False when the request is not for us."""
+        """Answer an endpoint's path, robots.txt or another file of noaiguard's own; False when
+        the request is not for us."""
         endpoint = self._endpoints.get(path)
         if endpoint is not None:
             await endpoint(scope, receive, send)
@@ -223,6 +226,12 @@ class NoAIGuardMiddleware:
             facts = RequestFacts.from_scope(scope, self.guard.trusted_proxies)
         except Exception:
             await self._let_through(scope, receive, send)
+            return True
+        if path in self.guard.own_files:
+            file, headers = self.guard.own_file(facts)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            body = b"" if facts.method == "HEAD" else file.body
+            await send({"type": "http.response.body", "body": body})
             return True
         await self._serve_robots(scope, facts, send)
         return True
@@ -309,7 +318,7 @@ class _AppRobots:
             return body
         return self._cache.put(host, await self._fetch(scope))
 
-    async def _fetch(self, scope: Scope) -> Answer:
+    async def _fetch(self, scope: Scope) -> Reading:
         """GET /robots.txt from the app, read as :func:`~..signals.siterobots.read_answer` says."""
         sub: dict[str, Any] = dict(scope)
         sub.update(

@@ -232,6 +232,15 @@ class Gate:
     def is_robots_request(path: str, method: str) -> bool:
         return path == ROBOTS_PATH and method in _READ
 
+    def is_own_file(self, path: str, method: str) -> bool:
+        """Whether the request is for a file noaiguard serves itself (tdmrep.json, ai.txt)."""
+        return path in self.guard.own_files and method in _READ
+
+    def own_file(self, facts: RequestFacts) -> Answer:
+        file, raw = self.guard.own_file(facts)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        return Answer(200, headers, b"" if facts.method == "HEAD" else file.body)
+
     def robots_txt(self, facts: RequestFacts, site_body: bytes | None) -> Answer:
         """``/robots.txt``: noaiguard's groups merged with the site's own file (if any)."""
         robots = self.guard.robots

@@ -42,10 +42,10 @@ from ..signals.siterobots import (
     CONDITIONAL_ENVIRON_KEYS,
     FAILED,
     MAX_BYTES,
-    Answer,
+    Reading,
     read_answer,
 )
-from .gate import ENVIRON_KEY, ROBOTS_PATH, Gate
+from .gate import ENVIRON_KEY, ROBOTS_PATH, Answer, Gate
 
 logger = logging.getLogger("noaiguard.wsgi")
 
@@ -92,8 +92,10 @@ class NoAIGuardWSGI:
             return self.app(environ, start_response)
         if gate.robots_enabled and gate.is_robots_request(facts.path, facts.method):
             return self._robots_txt(environ, start_response, facts)
-        if facts.path == gate.metrics_path:
-            answer = gate.metrics(facts)
+        if facts.path == gate.metrics_path or gate.is_own_file(facts.path, facts.method):
+            answer = (
+                gate.metrics(facts) if facts.path == gate.metrics_path else gate.own_file(facts)
+            )
             start_response(answer.status_line, answer.headers)
             return [answer.body]
         decision = gate.decide(facts, http_version(environ))
@@ -130,7 +132,7 @@ class NoAIGuardWSGI:
         start_response(answer.status_line, answer.headers)
         return [answer.body]
 
-    def _read_site_robots(self, environ: Environ) -> Answer:
+    def _read_site_robots(self, environ: Environ) -> Reading:
         """``GET /robots.txt`` from the app itself, without the client's conditional headers."""
         sub = {k: v for k, v in environ.items() if k not in CONDITIONAL_ENVIRON_KEYS}
         sub.update(
@@ -164,6 +166,12 @@ class NoAIGuardWSGI:
             logger.warning("the app failed to serve its own robots.txt", exc_info=True)
             return FAILED
         return read_answer(got.get("status", 0), got.get("type", ""), bytes(body))
+
+
+def _answer(start_response: StartResponse, answer: Answer) -> list[bytes]:
+    """Send a response noaiguard made itself."""
+    start_response(answer.status_line, answer.headers)
+    return [answer.body]
 
 
 class _Response:

@@ -42,11 +42,11 @@ class _Failed:
 
 
 FAILED: Final = _Failed()
-#: An answer as :func:`read_answer` reads it: the file, FAILED, or None when the site has none.
-Answer = bytes | _Failed | None
+#: What :func:`read_answer` makes of the app's answer: the file, FAILED, or None (no file).
+Reading = bytes | _Failed | None
 
 
-def read_answer(status: int, content_type: str, body: bytes) -> Answer:
+def read_answer(status: int, content_type: str, body: bytes) -> Reading:
     """What the app's answer to ``GET /robots.txt`` says: the file, None (no file), or FAILED."""
     if status == 0 or status >= 500:
         return FAILED
@@ -75,7 +75,7 @@ class SiteRobotsCache:
         self._copies.move_to_end(host)
         return True, copy[1]
 
-    def put(self, host: str, answer: Answer) -> bytes | None:
+    def put(self, host: str, answer: Reading) -> bytes | None:
         """Keep what :func:`read_answer` made of a fresh read; return the body now in force."""
         if isinstance(answer, _Failed):
             kept = self._copies.get(host)

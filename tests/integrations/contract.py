@@ -91,5 +91,13 @@ def check_site(fetch: Fetch, events: Callable[[], list[Event]]) -> None:
     assert "User-agent: GPTBot" in text
     assert "Disallow: /drafts/" in text  # the site's own rule, kept
 
+    tdm = fetch("/.well-known/tdmrep.json", GPTBOT_UA)  # the opt-out is readable by everyone
+    assert tdm.status == 200
+    assert tdm.headers["content-type"] == "application/json"
+    assert json.loads(tdm.body)[-1] == {"location": "/", "tdm-reservation": 1}
+    ai_txt = fetch("/ai.txt", BROWSER_UA)
+    assert ai_txt.status == 200
+    assert ai_txt.body.decode().endswith("Disallow: /\n")
+
     blocked = [e for e in events() if e.agent == "GPTBot" and e.action == "block"]
     assert [(e.path, e.status) for e in blocked] == [(f"/img/{IMAGE}.png", 403)]

@@ -30,9 +30,8 @@ from ...config import Action
 from ...facts import RequestFacts, http_version
 from ...policy import Decision
 from ...signals.response import tag_async_stream, tag_stream
-from ...signals.siterobots import CONDITIONAL_ENVIRON_KEYS, FAILED, MAX_BYTES, Answer, read_answer
-from ..gate import Answer as GateAnswer
-from ..gate import Gate
+from ...signals.siterobots import CONDITIONAL_ENVIRON_KEYS, FAILED, MAX_BYTES, Reading, read_answer
+from ..gate import Answer, Gate
 from .conf import get_guard
 from .decorators import is_exempt
 
@@ -69,6 +68,8 @@ class NoAIGuardMiddleware:
             return self._robots_txt(facts, self._site_robots(request, facts))
         if facts.path == gate.metrics_path:
             return _http_response(gate.metrics(facts))
+        if gate.is_own_file(facts.path, facts.method):
+            return _http_response(gate.own_file(facts))
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return self.get_response(request)
@@ -90,6 +91,8 @@ class NoAIGuardMiddleware:
             return self._robots_txt(facts, await self._asite_robots(request, facts))
         if facts.path == gate.metrics_path:
             return _http_response(gate.metrics(facts))
+        if gate.is_own_file(facts.path, facts.method):
+            return _http_response(gate.own_file(facts))
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return await self.get_response(request)  # type: ignore[no-any-return]
@@ -264,7 +267,7 @@ def _async_stream(response: HttpResponseBase) -> bool:
     return response.streaming and bool(getattr(response, "is_async", False))
 
 
-def _http_response(answer: GateAnswer) -> HttpResponse:
+def _http_response(answer: Answer) -> HttpResponse:
     response = HttpResponse(answer.body, status=answer.status)
     for name, value in answer.headers:
         response.headers[name] = value
@@ -316,7 +319,7 @@ class _unconditional:
         self._meta.update(self._removed)
 
 
-def _read_answer(response: HttpResponseBase) -> Answer:
+def _read_answer(response: HttpResponseBase) -> Reading:
     if response.streaming:
         if _async_stream(response):
             return FAILED
@@ -333,7 +336,7 @@ def _read_answer(response: HttpResponseBase) -> Answer:
     return read_answer(response.status_code, response.headers.get("Content-Type", ""), content)
 
 
-async def _aread_answer(response: HttpResponseBase) -> Answer:
+async def _aread_answer(response: HttpResponseBase) -> Reading:
     body = bytearray()
     async for chunk in response.streaming_content:  # type: ignore[attr-defined]
         body += chunk
