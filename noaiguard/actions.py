@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anyio
 
 from ._types import RawHeaders, Receive, Send
@@ -23,10 +25,18 @@ class BlockResponder:
             (b"cache-control", b"private, no-store"),
         ]
 
-    async def respond(self, send: Send, *, head: bool, directives: tuple[str, ...]) -> str:
-        """Send the response; return the X-Robots-Tag value it carried."""
+    async def respond(
+        self,
+        send: Send,
+        *,
+        head: bool,
+        directives: tuple[str, ...],
+        extra: Sequence[tuple[bytes, bytes]] = (),
+    ) -> str:
+        """Send the response (``extra``: the usage headers); return its X-Robots-Tag value."""
         headers = list(self._headers)
         merge_x_robots_tag(headers, directives)
+        headers += extra
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else self.body})
         return ", ".join(directives)
@@ -49,11 +59,18 @@ class Tarpit:
         self.holding = 0
 
     async def respond(
-        self, receive: Receive, send: Send, *, head: bool, directives: tuple[str, ...]
+        self,
+        receive: Receive,
+        send: Send,
+        *,
+        head: bool,
+        directives: tuple[str, ...],
+        extra: Sequence[tuple[bytes, bytes]] = (),
     ) -> tuple[str, bool]:
         """Hold, then block; return the X-Robots-Tag sent and whether the client was held."""
         if self.holding >= self.max_concurrent:
-            return await self.block.respond(send, head=head, directives=directives), False
+            sent = await self.block.respond(send, head=head, directives=directives, extra=extra)
+            return sent, False
         self.holding += 1
         try:
             with anyio.move_on_after(self.seconds):
@@ -62,4 +79,4 @@ class Tarpit:
                 return "", True  # the client gave up: nothing to send
         finally:
             self.holding -= 1
-        return await self.block.respond(send, head=head, directives=directives), True
+        return await self.block.respond(send, head=head, directives=directives, extra=extra), True

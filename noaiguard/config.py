@@ -292,9 +292,8 @@ class RobotsTxtConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreferenceSignalConfig:
-    """One vocabulary of the site's AI-use preferences, derived from the policy (see
-    noaiguard.signals.preferences): the IETF ``Content-Usage`` or Cloudflare's ``Content-Signal``,
-    written into every group of robots.txt."""
+    """Cloudflare's Content Signals (``search=yes, ai-train=no``), derived from the policy (see
+    noaiguard.signals.preferences) and written into every group of robots.txt."""
 
     enabled: bool = True
 
@@ -333,6 +332,8 @@ class TdmRepConfig:
     (EU Directive 2019/790, Art. 4) wherever the policy refuses AI training."""
 
     enabled: bool = True
+    #: Also send ``tdm-reservation`` (and ``tdm-policy``) on every response, as the file says.
+    header: bool = True
     #: The site's TDM policy (a licence offer, absolute URL), named with the reservation.
     policy_url: str = field(default="", metadata={"check": _check_policy_url})
     #: Rules for some paths, first match wins, before the catch-all "/" rule.
@@ -347,12 +348,21 @@ class AiTxtConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContentUsageConfig:
+    """The IETF AI-preferences statement (``train-ai=n, search=y``), derived from the policy:
+    a ``Content-Usage:`` line in every robots.txt group and, with ``header``, a response header."""
+
+    enabled: bool = True
+    header: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignalsConfig:
     x_robots_tag: XRobotsTagConfig = XRobotsTagConfig()
     html_meta: HtmlMetaConfig = HtmlMetaConfig()
     robots_txt: RobotsTxtConfig = RobotsTxtConfig()
     #: ``Content-Usage: train-ai=n, search=y`` (IETF AI preferences).
-    content_usage: PreferenceSignalConfig = PreferenceSignalConfig()
+    content_usage: ContentUsageConfig = ContentUsageConfig()
     #: ``Content-Signal: search=yes, ai-train=no`` (Cloudflare's Content Signals).
     content_signal: PreferenceSignalConfig = PreferenceSignalConfig()
     tdmrep: TdmRepConfig = TdmRepConfig()

@@ -41,6 +41,7 @@ from .privacy import anonymizer
 from .signals.headers import XRobotsTag, merge_x_robots_tag
 from .signals.preferences import Preferences, robots_lines
 from .signals.robots import AppRobots, RobotsTxt, allows
+from .signals.usage import UsageHeaders
 from .signals.wellknown import OwnFile, own_files
 from .sink import EventSink
 from .tally import Tally
@@ -96,6 +97,8 @@ class Guard:
         )
         #: Files answered by noaiguard itself besides robots.txt (tdmrep.json, ai.txt), by path.
         self.own_files = own_files(self.preferences, signals)
+        #: tdm-reservation and Content-Usage for responses, as those files say for each path.
+        self.usage_headers = UsageHeaders(self.preferences, signals)
         store_config = self.config.store
         self.sink = EventSink(
             (lambda: store) if store is not None else (lambda: open_event_store(store_config.url)),
@@ -435,6 +438,7 @@ class Guard:
         file = self.own_files[facts.path]
         headers = file.headers()
         merge_x_robots_tag(headers, self.x_robots_tag.directives_for(facts.path, file.content_type))
+        headers += self.usage_headers.for_path(facts.path)
         self.tally.count(self.classify(facts).category, Action.ALLOW, 200)
         return file, headers
 

@@ -263,13 +263,16 @@ class NoAIGuardMiddleware:
         """Block, or hold in the tarpit and then block; record it; return the status sent."""
         head = facts.method == "HEAD"
         directives = self.guard.x_robots_tag.directives_for(facts.path, self._block.content_type)
+        usage = self._signals.usage_for(facts.path)
         status = self._block.status
         if decision.effective_action is Action.TARPIT:
-            served, _ = await self.tarpit.respond(receive, send, head=head, directives=directives)
+            served, _ = await self.tarpit.respond(
+                receive, send, head=head, directives=directives, extra=usage
+            )
             if not served:
                 status = _CLIENT_GONE
         else:
-            served = await self._block.respond(send, head=head, directives=directives)
+            served = await self._block.respond(send, head=head, directives=directives, extra=usage)
         self.guard.record(
             facts,
             decision,
@@ -292,6 +295,7 @@ class NoAIGuardMiddleware:
         merge_x_robots_tag(
             headers, self.guard.x_robots_tag.directives_for(facts.path, "text/plain")
         )
+        headers += self._signals.usage_for(facts.path)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if facts.method == "HEAD" else body})
         self.guard.robots_served(facts, body, x_robots_tag=header_value(headers, X_ROBOTS_TAG))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from time import perf_counter
 from typing import Any, NamedTuple
@@ -36,6 +36,7 @@ from ..policy import Decision
 from ..signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
 from ..signals.response import ResponseSignals
 from ..signals.siterobots import SiteRobotsCache
+from ..signals.usage import NAMES as USAGE_NAMES
 
 logger = logging.getLogger("noaiguard.integrations")
 
@@ -93,6 +94,12 @@ class Gate:
                 self.metrics_path = metrics.path
             else:
                 metrics.listen()
+        constant = self.signals.usage_constant
+        self._usage_constant = (
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in constant]
+            if constant is not None
+            else None
+        )
         xrt = guard.x_robots_tag
         pair = xrt.header_for("/") if not xrt.has_rules else None
         self._default_tag = [pair[1].decode("latin-1")] if pair is not None else None
@@ -160,6 +167,7 @@ class Gate:
         )
         body = b"" if facts.method == "HEAD" else self._block.body
         raw.append((b"content-length", b"%d" % len(self._block.body)))
+        raw += self.signals.usage_for(facts.path)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
         tag = ", ".join(v for k, v in headers if k == "x-robots-tag")
         self.guard.record(
@@ -193,6 +201,24 @@ class Gate:
         raw = [(X_ROBOTS_TAG, value.encode("latin-1", "replace")) for value in existing]
         merge_x_robots_tag(raw, self.guard.x_robots_tag.directives_for(path, content_type))
         return [value.decode("latin-1") for _, value in raw]
+
+    def usage(self, path: str, present: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """The usage headers (tdm-reservation, Content-Usage) a response to ``path`` lacks;
+        ``present``: the lower-case names of the headers it has."""
+        if self._usage_constant is not None and not present:
+            return self._usage_constant
+        pairs = self.signals.usage_for(path)
+        if not pairs:
+            return []
+        have = set(present)
+        return [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in pairs
+            if name.decode("latin-1") not in have
+        ]
+
+    #: Lower-case names of the usage headers (an app's own is kept, not doubled).
+    USAGE_NAMES = frozenset(name.decode("latin-1") for name in USAGE_NAMES)
 
     def done(
         self,
@@ -252,6 +278,7 @@ class Gate:
             (b"cache-control", b"public, max-age=300"),
         ]
         merge_x_robots_tag(raw, self.guard.x_robots_tag.directives_for(facts.path, "text/plain"))
+        raw += self.signals.usage_for(facts.path)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
         tag = ", ".join(v for k, v in headers if k == "x-robots-tag")
         self.guard.robots_served(facts, body, x_robots_tag=tag)

@@ -218,6 +218,7 @@ class _Response:
         code = self.status = int(status[:3]) if status[:3].isdigit() else 0
         content_type = encoding = ""
         existing: list[str] = []
+        own_usage: list[str] = []
         length_index = -1
         for index, (name, value) in enumerate(headers):
             lowered = name.lower()
@@ -229,6 +230,8 @@ class _Response:
                 encoding = value
             elif lowered == "x-robots-tag":
                 existing.append(value)
+            elif lowered in Gate.USAGE_NAMES:
+                own_usage.append(lowered)
         gate = self._gate
         path = self._facts.path
         values = gate.x_robots_tag(path, content_type, existing)
@@ -240,6 +243,7 @@ class _Response:
         else:
             headers = list(headers)
         headers += [("X-Robots-Tag", value) for value in values]
+        headers += gate.usage(path, own_usage)
         self.x_robots_tag = ", ".join(values)
         signals = gate.signals
         if code == 200 and length_index >= 0:

@@ -13,13 +13,15 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._types import Message, RawHeaders, Send
 from ..paths import PathSet
 from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag
 from .html import HeadEndMemory, HeadInjector, meta_tag
+from .usage import NAMES as USAGE_NAMES
+from .usage import Pairs, UsageHeaders
 
 if TYPE_CHECKING:
     from ..guard import Guard
@@ -57,8 +59,13 @@ class ResponseSignals:
         *,
         trap_path: str = "",
         sizes: dict[str, bytes] | None = None,
+        usage: UsageHeaders | None = None,
     ) -> None:
         self.x_robots_tag = x_robots_tag
+        #: tdm-reservation and Content-Usage per path (see signals.usage); constant when they
+        #: do not depend on the path.
+        self.usage = usage
+        self.usage_constant = usage.constant if usage is not None else ()
         #: Content-Length of the last 200 response per path (see Guard.served_sizes).
         self.sizes: dict[str, bytes] = {} if sizes is None else sizes
         #: The header every response gets when no per-path or per-type rule applies.
@@ -86,7 +93,22 @@ class ResponseSignals:
             guard.config.signals.html_meta.max_lookahead,
             trap_path=guard.trap_path,
             sizes=guard.served_sizes,
+            usage=guard.usage_headers,
         )
+
+    @staticmethod
+    def missing_usage(
+        raw: Iterable[tuple[bytes, bytes]], usage: Pairs
+    ) -> list[tuple[bytes, bytes]]:
+        """The usage pairs the response does not carry already (the app's own are kept)."""
+        present = {name.lower() for name, _ in raw}
+        return [pair for pair in usage if pair[0] not in present]
+
+    def usage_for(self, path: str) -> Pairs:
+        """The usage pairs for a response to ``path``."""
+        if self.usage_constant is not None:
+            return self.usage_constant
+        return self.usage.for_path(path) if self.usage else ()
 
     def injectable(self, content_type: bytes, encoding: bytes) -> bool:
         """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
@@ -224,7 +246,7 @@ class SignalingSend:
         signals = self._signals
         raw = message.get("headers") or ()
         content_type = encoding = b""
-        has_tag = False
+        has_tag = has_usage = False
         length_index = -1
         for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
             if name == _CONTENT_TYPE:
@@ -235,6 +257,8 @@ class SignalingSend:
                 encoding = value
             elif name == X_ROBOTS_TAG:
                 has_tag = True
+            elif name in USAGE_NAMES:
+                has_usage = True
         if has_tag:
             headers = list(raw)
             media_type = content_type.decode("latin-1")
@@ -242,6 +266,11 @@ class SignalingSend:
         else:
             pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
             headers = [*raw, pair] if pair is not None else list(raw)
+        usage = signals.usage_constant
+        if usage is None:
+            usage = signals.usage.for_path(self._path) if signals.usage else ()
+        if usage:
+            headers += usage if not has_usage else signals.missing_usage(raw, usage)
         message["headers"] = headers
         status = self.status = message.get("status", 200)
         if status == 200 and length_index >= 0:

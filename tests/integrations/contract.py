@@ -74,6 +74,8 @@ def check_site(fetch: Fetch, events: Callable[[], list[Event]]) -> None:
     assert image.status == 200
     assert image.body == IMAGES[IMAGE]
     assert image.headers["x-robots-tag"] == "noai, noimageai"
+    assert image.headers["tdm-reservation"] == "1"
+    assert image.headers["content-usage"] == "train-ai=n, search=y"
 
     verdict = fetch("/verdict", BROWSER_UA)
     assert "noai" in verdict.headers["x-robots-tag"]
@@ -83,6 +85,7 @@ def check_site(fetch: Fetch, events: Callable[[], list[Event]]) -> None:
     assert refused.status == 403
     assert IMAGES[IMAGE] not in refused.body
     assert "noai" in refused.headers["x-robots-tag"]
+    assert refused.headers["tdm-reservation"] == "1"
 
     robots = fetch("/robots.txt", BROWSER_UA)
     assert robots.status == 200

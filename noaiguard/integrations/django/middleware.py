@@ -156,6 +156,9 @@ class NoAIGuardMiddleware:
             # A view's line for one crawler ("googlebot: noindex") stays last: Django keeps one
             # line per header name, and what follows "googlebot:" applies to Googlebot alone.
             headers["X-Robots-Tag"] = ", ".join(reversed(values))
+        for name, value in self.gate.usage(facts.path):
+            if name not in headers:  # a view's own tdm-reservation or Content-Usage is kept
+                headers[name] = value
         if response.status_code == 200:
             length = _length(response)
             if length:
