@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -175,6 +176,14 @@ class Guard:
     def from_file(cls, path: str | Path, *, store: EventStore | None = None) -> Guard:
         """A guard for the YAML config at ``path`` (raises ConfigError if it is invalid)."""
         return cls(load_config(path), store=store)
+
+    @classmethod
+    def of(cls, config: str | os.PathLike[str] | Config | None) -> Guard:
+        """A guard for what a front door's ``config`` argument may be: a YAML file's path, a
+        Config, or None for the built-in defaults."""
+        if config is None or isinstance(config, Config):
+            return cls(config)
+        return cls(load_config(os.fspath(config)))
 
     # -- the request path -----------------------------------------------------------------
 

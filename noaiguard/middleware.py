@@ -25,7 +25,7 @@ import anyio
 
 from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 from .actions import BlockResponder, Tarpit
-from .config import Action, Config, load_config
+from .config import Action, Config
 from .facts import RequestFacts, client_address
 from .guard import Guard
 from .policy import Decision
@@ -73,11 +73,7 @@ class NoAIGuardMiddleware:
         guard: Guard | None = None,
         endpoints: Mapping[str, ASGIApp] | None = None,
     ) -> None:
-        if guard is None:
-            if config is None or isinstance(config, Config):
-                guard = Guard(config)
-            else:
-                guard = Guard(load_config(os.fspath(config)))
+        guard = guard if guard is not None else Guard.of(config)
         self.app = app
         self.guard = guard
         self._endpoints = dict(endpoints or {})

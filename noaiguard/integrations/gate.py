@@ -35,7 +35,7 @@ from ..guard import Guard
 from ..policy import Decision
 from ..signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
 from ..signals.response import ResponseSignals
-from ..signals.siterobots import SiteRobotsCache
+from ..signals.siterobots import Reading, SiteRobotsCache
 from ..signals.usage import NAMES as USAGE_NAMES
 
 logger = logging.getLogger("noaiguard.integrations")
@@ -258,9 +258,26 @@ class Gate:
     def is_robots_request(path: str, method: str) -> bool:
         return path == ROBOTS_PATH and method in _READ
 
-    def is_own_file(self, path: str, method: str) -> bool:
-        """Whether the request is for a file noaiguard serves itself (tdmrep.json, ai.txt)."""
-        return path in self.guard.own_files and method in _READ
+    def own_answer(self, facts: RequestFacts) -> Answer | None:
+        """The answer to a request noaiguard serves itself, unjudged and without the app: a
+        metrics scrape, or one of its own files (tdmrep.json, ai.txt); None for any other."""
+        if facts.path == self.metrics_path:
+            return self.metrics(facts)
+        if facts.path in self.guard.own_files and facts.method in _READ:
+            return self.own_file(facts)
+        return None
+
+    def site_robots_copy(self, host: str) -> tuple[bool, bytes | None]:
+        """(True, body) while the site's robots.txt need not be read (a fresh copy, or merging
+        is off); (False, None) when the front door must read it and :meth:`keep_site_robots`."""
+        if self.site_robots is None:
+            return True, None
+        return self.site_robots.get(host)
+
+    def keep_site_robots(self, host: str, reading: Reading) -> bytes | None:
+        """Keep a fresh reading of the site's robots.txt; return the body now in force."""
+        assert self.site_robots is not None
+        return self.site_robots.put(host, reading)
 
     def own_file(self, facts: RequestFacts) -> Answer:
         file, raw = self.guard.own_file(facts)

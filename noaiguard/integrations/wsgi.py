@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from ..config import Action, Config, load_config
+from ..config import Action, Config
 from ..facts import RequestFacts, http_version
 from ..guard import Guard
 from ..policy import Decision
@@ -73,11 +73,7 @@ class NoAIGuardWSGI:
         *,
         guard: Guard | None = None,
     ) -> None:
-        if guard is None:
-            if config is None or isinstance(config, Config):
-                guard = Guard(config)
-            else:
-                guard = Guard(load_config(os.fspath(config)))
+        guard = guard if guard is not None else Guard.of(config)
         self.app = app
         self.guard = guard
         self._gate = Gate(guard)
@@ -92,20 +88,15 @@ class NoAIGuardWSGI:
             return self.app(environ, start_response)
         if gate.robots_enabled and gate.is_robots_request(facts.path, facts.method):
             return self._robots_txt(environ, start_response, facts)
-        if facts.path == gate.metrics_path or gate.is_own_file(facts.path, facts.method):
-            answer = (
-                gate.metrics(facts) if facts.path == gate.metrics_path else gate.own_file(facts)
-            )
-            start_response(answer.status_line, answer.headers)
-            return [answer.body]
+        answer = gate.own_answer(facts)
+        if answer is not None:
+            return _answer(start_response, answer)
         decision = gate.decide(facts, http_version(environ))
         environ[ENVIRON_KEY] = decision
         if decision is None:
             return self.app(environ, start_response)
         if gate.refuses(decision):
-            answer = gate.refuse(facts, decision)
-            start_response(answer.status_line, answer.headers)
-            return [answer.body]
+            return _answer(start_response, gate.refuse(facts, decision))
         response = _Response(gate, facts, decision, start_response)
         result = self.app(environ, response.start_response)
         if response.started and response.injector is None and decision.action is Action.ALLOW:
@@ -120,17 +111,14 @@ class NoAIGuardWSGI:
     ) -> Iterable[bytes]:
         gate = self._gate
         try:
-            site: bytes | None = None
-            if gate.site_robots is not None:
-                fresh, site = gate.site_robots.get(facts.host)
-                if not fresh:
-                    site = gate.site_robots.put(facts.host, self._read_site_robots(environ))
+            fresh, site = gate.site_robots_copy(facts.host)
+            if not fresh:
+                site = gate.keep_site_robots(facts.host, self._read_site_robots(environ))
             answer = gate.robots_txt(facts, site)
         except Exception:
             logger.exception("noaiguard failed to serve robots.txt; the app answers")
             return self.app(environ, start_response)
-        start_response(answer.status_line, answer.headers)
-        return [answer.body]
+        return _answer(start_response, answer)
 
     def _read_site_robots(self, environ: Environ) -> Reading:
         """``GET /robots.txt`` from the app itself, without the client's conditional headers."""

@@ -66,10 +66,9 @@ class NoAIGuardMiddleware:
             if _exempt_path(request):
                 return self.get_response(request)
             return self._robots_txt(facts, self._site_robots(request, facts))
-        if facts.path == gate.metrics_path:
-            return _http_response(gate.metrics(facts))
-        if gate.is_own_file(facts.path, facts.method):
-            return _http_response(gate.own_file(facts))
+        own = gate.own_answer(facts)
+        if own is not None:
+            return _http_response(own)
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return self.get_response(request)
@@ -89,10 +88,9 @@ class NoAIGuardMiddleware:
             if _exempt_path(request):
                 return await self.get_response(request)  # type: ignore[no-any-return]
             return self._robots_txt(facts, await self._asite_robots(request, facts))
-        if facts.path == gate.metrics_path:
-            return _http_response(gate.metrics(facts))
-        if gate.is_own_file(facts.path, facts.method):
-            return _http_response(gate.own_file(facts))
+        own = gate.own_answer(facts)
+        if own is not None:
+            return _http_response(own)
         decision = request.noaiguard = gate.decide(facts, http_version(request.META))  # type: ignore[attr-defined]
         if decision is None:
             return await self.get_response(request)  # type: ignore[no-any-return]
@@ -212,39 +210,35 @@ class NoAIGuardMiddleware:
         return _http_response(self.gate.robots_txt(facts, site))
 
     def _site_robots(self, request: HttpRequest, facts: RequestFacts) -> bytes | None:
-        cache = self.gate.site_robots
-        if cache is None:
-            return None
-        fresh, body = cache.get(facts.host)
+        """The project's own robots.txt, from the cache or read through its view."""
+        fresh, body = self.gate.site_robots_copy(facts.host)
         if fresh:
             return body
         with _unconditional(request):
             try:
-                answer = _read_answer(self.get_response(request))
+                reading = _read_answer(self.get_response(request))
             except Exception:
                 logger.warning("the site's robots.txt view failed", exc_info=True)
-                answer = FAILED
-        return cache.put(facts.host, answer)
+                reading = FAILED
+        return self.gate.keep_site_robots(facts.host, reading)
 
     async def _asite_robots(self, request: HttpRequest, facts: RequestFacts) -> bytes | None:
-        cache = self.gate.site_robots
-        if cache is None:
-            return None
-        fresh, body = cache.get(facts.host)
+        """:meth:`_site_robots` in an async chain."""
+        fresh, body = self.gate.site_robots_copy(facts.host)
         if fresh:
             return body
         with _unconditional(request):
             try:
                 response = await self.get_response(request)
-                answer = (
+                reading = (
                     await _aread_answer(response)
                     if _async_stream(response)
                     else _read_answer(response)
                 )
             except Exception:
                 logger.warning("the site's robots.txt view failed", exc_info=True)
-                answer = FAILED
-        return cache.put(facts.host, answer)
+                reading = FAILED
+        return self.gate.keep_site_robots(facts.host, reading)
 
 
 # -- helpers ------------------------------------------------------------------------------
