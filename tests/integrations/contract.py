@@ -13,8 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from noaiguard.backends import open_event_store
 from noaiguard.demo.images import ARTWORKS, render
 from noaiguard.events import Event
+from noaiguard.guard import Guard
 
 from ..conftest import BROWSER_UA, GPTBOT_UA
 
@@ -54,6 +56,17 @@ class Reply:
 
 
 Fetch = Callable[[str, str], Reply]  # (path, User-Agent) -> reply
+
+
+def recorded(url: str, guard: Guard | None = None) -> list[Event]:
+    """The events in the store at ``url``, once ``guard`` (if given) has written its queue."""
+    if guard is not None:
+        assert guard.sink.flush()
+    store = open_event_store(url)
+    try:
+        return list(store.query())
+    finally:
+        store.close()
 
 
 def check_site(fetch: Fetch, events: Callable[[], list[Event]]) -> None:

@@ -16,7 +16,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import AsyncClient, Client
 
-from noaiguard.backends import open_event_store
 from noaiguard.errors import ConfigError
 from noaiguard.events import Event
 from noaiguard.guard import Guard
@@ -31,6 +30,7 @@ from .contract import (
     STREAMED_PARTS,
     Reply,
     check_site,
+    recorded,
     tagged,
     untrapped,
 )
@@ -51,12 +51,7 @@ class Site:
         return get_guard()
 
     def events(self) -> list[Event]:
-        assert self.guard.sink.flush()
-        store = open_event_store(self.url)
-        try:
-            return list(store.query())
-        finally:
-            store.close()
+        return recorded(self.url, self.guard)
 
 
 @pytest.fixture
@@ -197,10 +192,7 @@ def test_tarpit_is_a_block_under_wsgi_and_a_hold_under_asgi(
     assert asynchronous("/", GPTBOT_UA).status == 403
     held_for = time.monotonic() - started
     guard = get_guard()
-    assert guard.sink.flush()
-    store = open_event_store(url)
-    events = list(store.query())
-    store.close()
+    events = recorded(url, guard)
     guard.close()
     assert [e.action for e in events if e.agent == "GPTBot"] == ["block", "tarpit"], events
     assert held_for >= 0.3

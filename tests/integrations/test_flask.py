@@ -11,11 +11,20 @@ import pytest
 from flask import Flask, Response, jsonify, request
 
 from noaiguard import Guard, NoAIGuardWSGI, get_decision
-from noaiguard.backends import open_event_store
 from noaiguard.events import Event
 
 from ..conftest import BROWSER_UA, GPTBOT_UA
-from .contract import IMAGES, PAGE, ROBOTS, STREAMED_PARTS, Reply, check_site, tagged, untrapped
+from .contract import (
+    IMAGES,
+    PAGE,
+    ROBOTS,
+    STREAMED_PARTS,
+    Reply,
+    check_site,
+    recorded,
+    tagged,
+    untrapped,
+)
 from .servers import http_fetch, wsgi_thread
 
 
@@ -64,12 +73,7 @@ class Site:
         self.guard: Guard = self.app.wsgi_app.guard  # type: ignore[attr-defined]
 
     def events(self) -> list[Event]:
-        assert self.guard.sink.flush()
-        store = open_event_store(self.url)
-        try:
-            return list(store.query())
-        finally:
-            store.close()
+        return recorded(self.url, self.guard)
 
 
 @pytest.fixture
