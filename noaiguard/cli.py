@@ -34,7 +34,7 @@ from .agents import AgentDB
 from .backends import EventStore, open_event_store
 from .categories import AGENT_CATEGORIES, Category
 from .classify.ipranges import default_data_dir, update_lists
-from .config import Action, Config, load_config
+from .config import Action, Config, config_warnings, load_config
 from .errors import ConfigError, NoAIGuardError, StoreError
 from .evidence import render_json, render_text, timeline
 from .export import write_csv, write_jsonl
@@ -263,6 +263,8 @@ def _check_config(args: argparse.Namespace) -> int:
             print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
             status = EXIT_INVALID_CONFIG
             continue
+        for warning in config_warnings(config):
+            print(f"warning: {warning}", file=sys.stderr)
         guard = Guard(config)
         blocked = sum(
             1 for group in (guard.robots.groups if guard.robots else ()) for _ in group.tokens

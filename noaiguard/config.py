@@ -338,6 +338,10 @@ class TdmRepConfig:
     policy_url: str = field(default="", metadata={"check": _check_policy_url})
     #: Rules for some paths, first match wins, before the catch-all "/" rule.
     rules: tuple[TdmRule, ...] = ()
+    #: Also put ``<meta name="tdm-reservation">`` (and ``tdm-policy``) into HTML pages, as the
+    #: header says. Off by default: the spec asks publishers for one technique, and the header
+    #: is on every response; it is for pages that are saved and travel without their headers.
+    html_meta: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,6 +358,35 @@ class ContentUsageConfig:
 
     enabled: bool = True
     header: bool = True
+    #: Paths whose responses get no ``Content-Usage`` header.
+    exclude_paths: tuple[str, ...] = field(default=(), metadata={"check": _check_paths})
+
+
+def _check_agent_tokens(value: tuple[str, ...]) -> str | None:
+    for token in value:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", token):
+            return f"{token!r} is not a robots.txt product token (letters, digits, _ . -)"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExtrasConfig:
+    """Opt-out signals that are off by default, each with a cost or a catch said where it is."""
+
+    #: ``noml`` next to ``noai, noimageai`` in X-Robots-Tag and the robots meta.
+    noml: bool = False
+    #: ``noarchive``: Bing reads it as "not for Copilot answers or Microsoft's model training",
+    #: but it also removes the page's cached copy from Bing (and Google) results.
+    noarchive: bool = False
+    #: Crawler tokens that also get a line of their own: ``X-Robots-Tag: img2dataset: noai``.
+    agent_lines: tuple[str, ...] = field(default=(), metadata={"check": _check_agent_tokens})
+    #: ``<meta name="pinterest" content="nopin">``: images cannot be pinned (and re-hosted) from
+    #: the site's pages; pinning is also how many artists get shared.
+    nopin: bool = False
+
+    def directives(self) -> tuple[str, ...]:
+        """The directives these extras add to every X-Robots-Tag and robots meta."""
+        return (("noml",) if self.noml else ()) + (("noarchive",) if self.noarchive else ())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -367,6 +400,7 @@ class SignalsConfig:
     content_signal: PreferenceSignalConfig = PreferenceSignalConfig()
     tdmrep: TdmRepConfig = TdmRepConfig()
     ai_txt: AiTxtConfig = AiTxtConfig()
+    extras: ExtrasConfig = ExtrasConfig()
 
 
 # -- the rest -------------------------------------------------------------------------------------
@@ -940,6 +974,18 @@ def config_from_mapping(data: Mapping[str, Any], source: str) -> Config:
         return parse_config(text, source)
     except ConfigError as exc:
         raise ConfigError([replace(issue, line=0, column=0) for issue in exc.issues]) from None
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What a valid configuration does that its owner may not want, in plain words."""
+    warnings = []
+    if config.signals.extras.noarchive:
+        warnings.append(
+            f"{config.source}: signals.extras.noarchive: Bing reads noarchive as 'not for Copilot "
+            "answers or training', but it also drops the cached copy of every page from Bing's "
+            "and Google's results, and Bing may show them with less in its answers"
+        )
+    return warnings
 
 
 class _NotPlain(Exception):

@@ -30,7 +30,7 @@ from .classify.ipranges import default_data_dir
 from .classify.useragent import MAX_CACHED_LENGTH
 from .classify.verify import DNSResolver, Resolver, Verifier
 from .clientip import TrustedProxies
-from .config import Action, Config, load_config
+from .config import Action, Config, config_warnings, load_config
 from .counters import SharedCounters, open_counter_store
 from .events import REQUEST, ROBOTS_FETCH, UPSTREAM_ERROR, Event, RobotsVersion
 from .facts import RequestFacts
@@ -39,7 +39,8 @@ from .paths import PathSet
 from .periods import format_time
 from .policy import Decision, Policy
 from .privacy import anonymizer
-from .signals.headers import XRobotsTag, merge_x_robots_tag
+from .signals.headers import XRobotsTag, merge_x_robots_tag, with_directives
+from .signals.metas import PageTags
 from .signals.preferences import Preferences, robots_lines
 from .signals.robots import AppRobots, RobotsTxt, allows
 from .signals.usage import UsageHeaders
@@ -70,10 +71,19 @@ class Guard:
         self.classifier = Classifier(self.agents, self.config.agents.cache_size)
         self.policy = Policy(self.config.policy, self.config.mode)
         signals = self.config.signals
-        self.x_robots_tag = XRobotsTag(signals.x_robots_tag)
+        for warning in config_warnings(self.config):
+            logger.warning("%s", warning)
+        extras = signals.extras
+        self.x_robots_tag = XRobotsTag(
+            signals.x_robots_tag, extras.directives(), extras.agent_lines
+        )
         html = signals.html_meta
         self.meta_directives: tuple[str, ...] = (
-            (html.directives or tuple(signals.x_robots_tag.directives)) if html.enabled else ()
+            with_directives(
+                html.directives or tuple(signals.x_robots_tag.directives), extras.directives()
+            )
+            if html.enabled
+            else ()
         )
         self.meta_excluded = PathSet(html.exclude_paths)
         trap = self.config.behaviour.trap
@@ -100,6 +110,13 @@ class Guard:
         self.own_files = own_files(self.preferences, signals)
         #: tdm-reservation and Content-Usage for responses, as those files say for each path.
         self.usage_headers = UsageHeaders(self.preferences, signals)
+        #: The meta tags of pages, by path: robots, and TDMRep and nopin when configured.
+        self.page_tags = PageTags(
+            self.meta_directives,
+            self.usage_headers,
+            tdm_meta=signals.tdmrep.enabled and signals.tdmrep.html_meta,
+            nopin=extras.nopin,
+        )
         store_config = self.config.store
         self.sink = EventSink(
             (lambda: store) if store is not None else (lambda: open_event_store(store_config.url)),

@@ -33,7 +33,7 @@ from ..config import Action
 from ..facts import RequestFacts, environ_path
 from ..guard import Guard
 from ..policy import Decision
-from ..signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
+from ..signals.headers import X_ROBOTS_TAG, merge_x_robots_tag, missing_agent_lines
 from ..signals.response import ResponseSignals
 from ..signals.siterobots import Reading, SiteRobotsCache
 from ..signals.usage import NAMES as USAGE_NAMES
@@ -189,8 +189,25 @@ class Gate:
 
     # -- responses ------------------------------------------------------------------------
 
-    def x_robots_tag(self, path: str, content_type: str, existing: Sequence[str] = ()) -> list[str]:
-        """The ``X-Robots-Tag`` values for a response: the app's own, with what is missing."""
+    def x_robots_tag(
+        self,
+        path: str,
+        content_type: str,
+        existing: Sequence[str] = (),
+        *,
+        agent_lines: bool = True,
+    ) -> list[str]:
+        """The ``X-Robots-Tag`` values for a response: the app's own, with what is missing, and
+        the per-crawler lines unless ``agent_lines`` is False (a front door that sends one value
+        per header name cannot: in one value, what follows ``img2dataset:`` is for it alone)."""
+        values = self._x_robots_tag(path, content_type, existing)
+        xrt = self.guard.x_robots_tag
+        if agent_lines and xrt.agent_tokens:
+            lines = xrt.agent_lines(xrt.directives_for(path, content_type))
+            values = values + [v.decode("latin-1") for _, v in missing_agent_lines(values, lines)]
+        return values
+
+    def _x_robots_tag(self, path: str, content_type: str, existing: Sequence[str]) -> list[str]:
         if not existing:
             if self._default_tag is not None:
                 return self._default_tag

@@ -243,7 +243,7 @@ class _Response:
             content_type.encode("latin-1", "replace"),
             encoding.encode("latin-1", "replace"),
         ):
-            self.injector = signals.injector()
+            self.injector = signals.injector(path)
             self._pending = (status, headers, exc_info)
             self._length_index = length_index
             return self._write_after_start

@@ -33,6 +33,7 @@ from ..backends.base import (
 from ..categories import Category
 from ..config import Config
 from ..events import REQUEST, ROBOTS_FETCH, RobotsVersion, Rollup
+from ..signals.headers import with_directives
 from ..signals.robots import AppRobots, Rules, allows
 from .period import DAY, Period
 
@@ -699,19 +700,51 @@ def _signals(
         )
     configured: list[tuple[str, str]] = []
     if config is not None:
-        signals = config.signals
-        if signals.x_robots_tag.enabled:
-            configured.append(("X-Robots-Tag header", ", ".join(signals.x_robots_tag.directives)))
-        if signals.html_meta.enabled:
-            directives = signals.html_meta.directives or signals.x_robots_tag.directives
-            configured.append(("robots meta tag in HTML", ", ".join(directives)))
-        if signals.robots_txt.enabled:
-            configured.append(
-                ("robots.txt", "groups disallowing AI crawlers, merged with the site's")
-            )
-        configured.append(("mode", str(config.mode)))
+        configured = configured_signals(config)
     return Signals(
         tuple(served),
         tuple((str(g.key[0]), g.events) for g in tags if g.key[0]),
         tuple(configured),
     )
+
+
+def configured_signals(config: Config) -> list[tuple[str, str]]:
+    """The opt-out signals a configuration sends, in words, for the report's signals section."""
+    signals = config.signals
+    extra = signals.extras.directives()
+    configured: list[tuple[str, str]] = []
+    if signals.x_robots_tag.enabled:
+        directives = with_directives(tuple(signals.x_robots_tag.directives), extra)
+        configured.append(("X-Robots-Tag header", ", ".join(directives)))
+        if signals.extras.agent_lines:
+            tokens = ", ".join(signals.extras.agent_lines)
+            configured.append(("X-Robots-Tag lines per crawler", tokens))
+    if signals.html_meta.enabled:
+        directives = signals.html_meta.directives or signals.x_robots_tag.directives
+        meta = ", ".join(with_directives(tuple(directives), extra))
+        configured.append(("robots meta tag in HTML", meta))
+    if signals.robots_txt.enabled:
+        configured.append(("robots.txt", "groups disallowing AI crawlers, merged with the site's"))
+    usage = [
+        name
+        for name, on in (
+            ("Content-Usage", signals.content_usage.enabled),
+            ("Content-Signal", signals.content_signal.enabled),
+        )
+        if on
+    ]
+    if usage:
+        configured.append(("AI preferences in robots.txt", ", ".join(usage)))
+    if signals.content_usage.enabled and signals.content_usage.header:
+        configured.append(("Content-Usage header", "as robots.txt says for each path"))
+    if signals.tdmrep.enabled:
+        forms = ["/.well-known/tdmrep.json"]
+        forms += ["tdm-reservation header"] if signals.tdmrep.header else []
+        forms += ["HTML meta"] if signals.tdmrep.html_meta else []
+        configured.append(("TDMRep", ", ".join(forms)))
+    if signals.ai_txt.enabled:
+        configured.append(("ai.txt", "every file type disallowed"))
+    if signals.extras.nopin:
+        configured.append(("Pinterest", "nopin meta tag"))
+    configured.append(("mode", str(config.mode)))
+    return configured

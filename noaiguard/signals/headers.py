@@ -11,6 +11,7 @@ image before downloading it, and search engines must keep indexing the site.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from ..config import XRobotsTagConfig
 from ..paths import PathSet
@@ -91,15 +92,42 @@ class _Rule:
         return media_type in self.content_types or media_type.startswith(self.wildcards)
 
 
-class XRobotsTag:
-    """Which directives a response gets, by path and content type (first matching rule wins)."""
+def with_directives(directives: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """``directives`` and, after them, those of ``extra`` they lack (case-insensitive)."""
+    present = {d.lower() for d in directives}
+    return directives + tuple(d for d in extra if d.lower() not in present)
 
-    def __init__(self, config: XRobotsTagConfig) -> None:
+
+Pairs = tuple[tuple[bytes, bytes], ...]
+
+
+class XRobotsTag:
+    """Which directives a response gets, by path and content type (first matching rule wins).
+
+    ``extra`` directives (the opt-in ``noml``, ``noarchive``) join every directive list, and each
+    of ``agent_tokens`` gets a line of its own with the same directives (``img2dataset: noai``),
+    for readers that look only for their name.
+    """
+
+    def __init__(
+        self,
+        config: XRobotsTagConfig,
+        extra: tuple[str, ...] = (),
+        agent_tokens: tuple[str, ...] = (),
+    ) -> None:
         self.enabled = config.enabled
-        self.default = tuple(config.directives) if config.enabled else ()
+        self.default = with_directives(tuple(config.directives), extra) if config.enabled else ()
         self._rules = tuple(
-            _Rule(rule.paths, rule.content_types, rule.directives) for rule in config.rules
+            # A rule without directives means "none here": the extras do not apply to it either.
+            _Rule(
+                rule.paths,
+                rule.content_types,
+                with_directives(rule.directives, extra) if rule.directives else (),
+            )
+            for rule in config.rules
         )
+        self.agent_tokens = agent_tokens if config.enabled else ()
+        self._agent_lines: dict[tuple[str, ...], Pairs] = {}
         self._path_rules = functools.lru_cache(maxsize=4096)(self._rules_for_path)
         # One header pair per distinct directive tuple (there are as many as rules, plus one).
         self._pairs: dict[tuple[str, ...], tuple[bytes, bytes]] = {}
@@ -138,3 +166,30 @@ class XRobotsTag:
             if rule.matches_type(media_type):
                 return rule.directives
         return self.default
+
+    def agent_lines(self, directives: tuple[str, ...]) -> Pairs:
+        """The per-crawler header lines for a response whose directives are ``directives``."""
+        if not self.agent_tokens or not directives:
+            return ()
+        lines = self._agent_lines.get(directives)
+        if lines is None:
+            value = ", ".join(directives)
+            lines = self._agent_lines[directives] = tuple(
+                (X_ROBOTS_TAG, f"{token}: {value}".encode("latin-1")) for token in self.agent_tokens
+            )
+        return lines
+
+
+def scoped_agents(values: Iterable[str]) -> set[str]:
+    """The (lower-case) crawler names that ``X-Robots-Tag`` lines are scoped to."""
+    return {
+        value.split(":", 1)[0].strip().lower() for value in values if _scoped_to_one_agent(value)
+    }
+
+
+def missing_agent_lines(values: Iterable[str], lines: Pairs) -> list[tuple[bytes, bytes]]:
+    """The per-crawler ``lines`` for crawlers the response has no line of its own for."""
+    have = scoped_agents(values)
+    if not have:
+        return list(lines)
+    return [line for line in lines if line[1].split(b":", 1)[0].lower().decode() not in have]

@@ -23,6 +23,7 @@ the tag in an ordinary page with a few searches instead of a scan, with the same
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 #: The next piece of markup, in one regular-expression search: a comment, a declaration or
 #: processing instruction, or a tag (quoted attribute values may hold `>`). A piece cut off by the
@@ -67,20 +68,59 @@ _RAW_TEXT_END = {b"!--": re.compile(b"-->"), **_RAW_TEXT}
 _FIND_ANCHOR, _IN_HEAD = 0, 1
 
 
-def meta_tag(directives: tuple[str, ...]) -> bytes:
-    return f'<meta name="robots" content="{", ".join(directives)}">'.encode("ascii")
+def meta_tag(directives: tuple[str, ...], name: str = "robots") -> bytes:
+    return f'<meta name="{name}" content="{", ".join(directives)}">'.encode("ascii")
 
 
-def usual_head_end(data: bytes, lookahead: int, complete: bool) -> int | None:
+class HeadTags:
+    """What a page's head gets: the robots meta, merged with the page's own if it has one, and
+    other metas (``tdm-reservation``, ``pinterest``...), each added only when the page has no meta
+    of that name, so a page never says a thing twice (or two different things).
+    """
+
+    __slots__ = ("block", "directives", "names", "others")
+
+    def __init__(
+        self, directives: tuple[str, ...], others: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.directives = directives
+        #: (lower-case name, whole tag) of each other meta.
+        self.others = tuple(
+            (name.lower().encode("ascii"), meta_tag((content,), name)) for name, content in others
+        )
+        #: All the tags, for a head that has none of them.
+        self.block = (meta_tag(directives) if directives else b"") + b"".join(
+            tag for _, tag in self.others
+        )
+        #: A search for any of the names in lower-case markup (see :func:`usual_head_end`).
+        self.names = names_pattern(name for name, _ in self.others)
+
+    def __bool__(self) -> bool:
+        return bool(self.block)
+
+
+def names_pattern(others: Iterable[bytes]) -> re.Pattern[bytes]:
+    """A search for "robots" or any of the ``others`` meta names (lower case)."""
+    names = sorted(set(others) - {b"robots"})
+    if not names:
+        return _ROBOTS
+    return re.compile(b"|".join([b"robots", *(re.escape(name) for name in names)]))
+
+
+def usual_head_end(
+    data: bytes, lookahead: int, complete: bool, names: re.Pattern[bytes] = _ROBOTS
+) -> int | None:
     """Where the tag goes in the common page, found without scanning: the injector's fast path.
 
     It answers when ``data`` starts the usual way (doctype, ``<html>``, ``<head>``) and no robots
-    meta can be in the head to merge with: then the scan would put the tag in this same place,
-    right after ``<head>``. That is known in one of two ways:
+    meta (nor a meta of one of the other ``names``) can be in the head to merge with: then the
+    scan would put the tags in this same place, right after ``<head>``. That is known in one of
+    two ways:
 
-    * the head visibly ends: ``</head>`` follows within the window, the word "robots" does not
-      occur before it, and it is not inside a comment, ``<script>``, ``<style>``, ``<title>`` or
-      ``<textarea>`` (each opened in the head is closed before it) or a tag. This needs only the
+    * the head visibly ends: ``</head>`` follows within the window, the word "robots" (nor a
+      name) does not occur before it, and it is not inside a comment, ``<script>``,
+      ``<style>``, ``<title>`` or ``<textarea>`` (each opened in the head is closed before it) or
+      a tag. This needs only the
       head, so it works on the first chunk of a page that is still streaming;
     * the word "robots" does not occur anywhere in the look-ahead window, which then has to be
       all there (or the page complete).
@@ -88,10 +128,12 @@ def usual_head_end(data: bytes, lookahead: int, complete: bool) -> int | None:
     Otherwise, or in markup contrived to look otherwise (a quoted attribute value holding both
     ``>`` and ``</head>``), it returns None and the scan decides.
     """
-    return _usual_head_end(data, lookahead, complete)[0]
+    return _usual_head_end(data, lookahead, complete, names)[0]
 
 
-def _usual_head_end(data: bytes, lookahead: int, complete: bool) -> tuple[int | None, int]:
+def _usual_head_end(
+    data: bytes, lookahead: int, complete: bool, names: re.Pattern[bytes]
+) -> tuple[int | None, int]:
     """:func:`usual_head_end`, and how many bytes of ``data`` the answer depends on (0: all)."""
     start = _USUAL_START.match(data, 0, lookahead)
     if start is None:
@@ -100,12 +142,12 @@ def _usual_head_end(data: bytes, lookahead: int, complete: bool) -> tuple[int | 
     close = data.find(b"</head", head_end, lookahead)
     if close >= 0:
         head = data[head_end:close].lower()
-        if _ROBOTS.search(head) is None and _visibly_closed(head):
+        if names.search(head) is None and _visibly_closed(head):
             return head_end, close + len(b"</head")
     if not complete and len(data) < lookahead:
         return None, 0
     window = data if len(data) <= lookahead else data[:lookahead]
-    if _ROBOTS.search(window.lower(), head_end):
+    if names.search(window.lower(), head_end):
         return None, 0
     return head_end, 0
 
@@ -119,8 +161,16 @@ class HeadEndMemory:
     keys and heads of at most ``max_head`` bytes are kept.
     """
 
-    def __init__(self, lookahead: int, *, size: int = 1024, max_head: int = 8192) -> None:
+    def __init__(
+        self,
+        lookahead: int,
+        *,
+        size: int = 1024,
+        max_head: int = 8192,
+        names: re.Pattern[bytes] = _ROBOTS,
+    ) -> None:
         self.lookahead = lookahead
+        self.names = names
         self.size = size
         self.max_head = max_head
         self._known: dict[str, tuple[bytes, int]] = {}
@@ -129,7 +179,7 @@ class HeadEndMemory:
         known = self._known.get(key)
         if known is not None and data.startswith(known[0]):
             return known[1]
-        offset, depends_on = _usual_head_end(data, self.lookahead, complete)
+        offset, depends_on = _usual_head_end(data, self.lookahead, complete, self.names)
         if offset is not None and 0 < depends_on <= self.max_head:
             if known is None and len(self._known) >= self.size:
                 del self._known[next(iter(self._known))]  # the oldest key
@@ -165,17 +215,17 @@ class HeadInjector:
     _html_end: int | None = None
     _insert_at: int | None = None
     _robots_meta: tuple[int, int] | None = None
+    _seen: frozenset[bytes] = frozenset()  # names of the other metas the head has
     _window = 0  # how far into the held bytes the scan may read
     #: True once the page has been decided; from then on chunks pass straight through.
     done = False
     #: Bytes added to the page (0 when it was left alone).
     delta = 0
 
-    def __init__(
-        self, directives: tuple[str, ...], max_lookahead: int = 16384, tag: bytes | None = None
-    ) -> None:
-        self._directives = directives
-        self._tag = tag if tag is not None else meta_tag(directives)
+    def __init__(self, tags: HeadTags | tuple[str, ...], max_lookahead: int = 16384) -> None:
+        if not isinstance(tags, HeadTags):
+            tags = HeadTags(tags)
+        self._tags = tags
         self._limit = max_lookahead
         self._buf = bytearray()
 
@@ -204,12 +254,13 @@ class HeadInjector:
         return self._release()
 
     def _fast_path(self, data: bytes) -> bytes | None:
-        offset = usual_head_end(data, self._limit, complete=False)
+        tags = self._tags
+        offset = usual_head_end(data, self._limit, False, tags.names)
         if offset is None:
             return None
         self.done = True
-        self.delta = len(self._tag)
-        return data[:offset] + self._tag + data[offset:]
+        self.delta = len(tags.block)
+        return data[:offset] + tags.block + data[offset:]
 
     # -- scanning -------------------------------------------------------------------------
 
@@ -265,12 +316,13 @@ class HeadInjector:
         if name not in _HEAD_ELEMENTS:
             self._decide_now()
             return True
-        if (
-            name == b"meta"
-            and self._robots_meta is None
-            and _is_robots_meta(bytes(self._buf[start:end]))
-        ):
-            self._robots_meta = (start, end)
+        if name == b"meta":
+            meta_name = _meta_name(bytes(self._buf[start:end]))
+            if meta_name == b"robots":
+                if self._robots_meta is None:
+                    self._robots_meta = (start, end)
+            elif meta_name is not None:
+                self._seen |= {meta_name}
         closing = _RAW_TEXT.get(name)
         if closing is None:
             self._pos = end
@@ -297,14 +349,31 @@ class HeadInjector:
     def _decide_now(self) -> None:
         if self._insert_at is None and self._html_end is not None:
             self._insert_at = self._html_end
-        if self._robots_meta is not None:
+        tags = self._tags
+        insert_at = self._insert_at
+        if self._robots_meta is None and not self._seen:
+            if insert_at is not None:
+                self._buf[insert_at:insert_at] = tags.block
+                self.delta = len(tags.block)
+            self.done = True
+            return
+        added = 0
+        if self._robots_meta is not None and tags.directives:
             start, end = self._robots_meta
-            merged = _merge_meta(bytes(self._buf[start:end]), self._directives)
+            merged = _merge_meta(bytes(self._buf[start:end]), tags.directives)
             self._buf[start:end] = merged
-            self.delta = len(merged) - (end - start)
-        elif self._insert_at is not None:
-            self._buf[self._insert_at : self._insert_at] = self._tag
-            self.delta = len(self._tag)
+            added = len(merged) - (end - start)
+        elif tags.directives and insert_at is not None:
+            own = meta_tag(tags.directives)
+            self._buf[insert_at:insert_at] = own
+            added = len(own)
+            insert_at += len(own)
+        # The robots meta found lies after the insertion point, so the point has not moved.
+        missing = b"".join(tag for name, tag in tags.others if name not in self._seen)
+        if missing and insert_at is not None:
+            self._buf[insert_at:insert_at] = missing
+            added += len(missing)
+        self.delta = added
         self.done = True
 
     def _release(self) -> bytes:
@@ -331,11 +400,12 @@ def _attributes(tag: bytes) -> list[_Attribute]:
     return result
 
 
-def _is_robots_meta(tag: bytes) -> bool:
-    return any(
-        name == b"name" and value is not None and value.strip().lower() == b"robots"
-        for name, value, _ in _attributes(tag)
-    )
+def _meta_name(tag: bytes) -> bytes | None:
+    """The lower-case ``name`` of a meta tag, or None."""
+    for name, value, _ in _attributes(tag):
+        if name == b"name" and value is not None:
+            return value.strip().lower()
+    return None
 
 
 def _merge_meta(tag: bytes, directives: tuple[str, ...]) -> bytes:

@@ -17,7 +17,7 @@ behalf, never yes. The vocabulary follows drafts that still change; its words li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..categories import Category
 from ..config import Action, SignalsConfig
@@ -85,6 +85,27 @@ def robots_lines(preferences: Preferences, signals: SignalsConfig) -> list[tuple
     lines = []
     if signals.content_usage.enabled and preferences.content_usage:
         lines.append(("content-usage", f"Content-Usage: {preferences.content_usage}"))
+        lines += [("content-usage", line) for line in _tdm_location_lines(preferences, signals)]
     if signals.content_signal.enabled and preferences.content_signal:
         lines.append(("content-signal", f"Content-Signal: {preferences.content_signal}"))
+    return lines
+
+
+def _tdm_location_lines(preferences: Preferences, signals: SignalsConfig) -> list[str]:
+    """A ``Content-Usage: <location> ...`` line for each of the owner's TDMRep rules.
+
+    A location the owner opens to text and data mining (``reservation: false``) says nothing
+    about ``train-ai`` there, so that robots.txt, the header and tdmrep.json agree; a reserved one
+    says the site's preferences again, so that it is not covered by a shorter opened location.
+    (robots.txt picks the longest matching path, tdmrep.json the first rule: with the specific
+    rules first, as TDMRep asks, both pick the same one.)
+    """
+    if not signals.tdmrep.enabled or not signals.tdmrep.rules:
+        return []
+    opened = replace(preferences, train=None).content_usage
+    lines = []
+    for rule in signals.tdmrep.rules:
+        value = preferences.content_usage if rule.reservation else opened
+        if value:
+            lines.append(f"Content-Usage: {rule.location} {value}")
     return lines

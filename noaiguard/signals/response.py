@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._types import Message, RawHeaders, Send
 from ..paths import PathSet
-from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag
-from .html import HeadEndMemory, HeadInjector, meta_tag
+from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag, missing_agent_lines
+from .html import HeadEndMemory, HeadInjector, HeadTags
+from .metas import PageTags
 from .usage import NAMES as USAGE_NAMES
 from .usage import Pairs, UsageHeaders
 
@@ -53,7 +54,7 @@ class ResponseSignals:
     def __init__(
         self,
         x_robots_tag: XRobotsTag,
-        meta_directives: tuple[str, ...],
+        page_tags: PageTags | tuple[str, ...],
         meta_excluded: PathSet,
         max_lookahead: int,
         *,
@@ -72,14 +73,21 @@ class ResponseSignals:
         self.default_pair = (
             x_robots_tag.header_for("/", b"") if not x_robots_tag.has_rules else None
         )
-        self.meta_directives = meta_directives
-        self.meta = meta_tag(meta_directives) if meta_directives else b""
+        if not isinstance(page_tags, PageTags):
+            page_tags = PageTags(page_tags)
+        #: The meta tags of pages, by path (see signals.metas).
+        self.page_tags = page_tags
+        self.tags_constant = page_tags.constant
+        #: Whether pages get any meta tag at all.
+        self.has_meta = bool(page_tags)
         #: Whether a path is excluded from the tag (None: no path is).
         self.meta_excluded = meta_excluded.matches if meta_excluded else None
         self.max_lookahead = max_lookahead
-        self.head_ends = HeadEndMemory(max_lookahead)
+        self.head_ends = HeadEndMemory(max_lookahead, names=page_tags.names)
         #: The hidden link put before ``</body>`` (b"": none), see BehaviourConfig.trap.
-        self.trap_link = trap_link(trap_path) if trap_path and self.meta else b""
+        self.trap_link = trap_link(trap_path) if trap_path and self.has_meta else b""
+        #: Per-crawler X-Robots-Tag lines (``img2dataset: noai``), if any are configured.
+        self.agent_lines = bool(x_robots_tag.agent_tokens)
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
 
@@ -88,7 +96,7 @@ class ResponseSignals:
         """The response signals a guard's configuration asks for."""
         return cls(
             guard.x_robots_tag,
-            guard.meta_directives,
+            guard.page_tags,
             guard.meta_excluded,
             guard.config.signals.html_meta.max_lookahead,
             trap_path=guard.trap_path,
@@ -103,6 +111,11 @@ class ResponseSignals:
         """The usage pairs the response does not carry already (the app's own are kept)."""
         present = {name.lower() for name, _ in raw}
         return [pair for pair in usage if pair[0] not in present]
+
+    def tags_for(self, path: str) -> HeadTags:
+        """The meta tags of a page at ``path``."""
+        constant = self.tags_constant
+        return constant if constant is not None else self.page_tags.for_path(path)
 
     def usage_for(self, path: str) -> Pairs:
         """The usage pairs for a response to ``path``."""
@@ -127,7 +140,7 @@ class ResponseSignals:
         """Whether this response is a page that gets the meta tag: what SignalingSend decides."""
         return (
             status == 200
-            and bool(self.meta)
+            and self.has_meta
             and method != "HEAD"
             and self.injectable(content_type, encoding)
             and (self.meta_excluded is None or not self.meta_excluded(path))
@@ -137,9 +150,10 @@ class ResponseSignals:
         """A whole page with the tag in its head (and the trap link before ``</body>``)."""
         offset = self.head_ends.find(path, page, complete=True)
         if offset is not None:
-            page = page[:offset] + self.meta + page[offset:]
+            block = self.tags_for(path).block
+            page = page[:offset] + block + page[offset:]
         else:
-            injector = self.injector()
+            injector = self.injector(path)
             page = injector.feed(page) + injector.finish()
             if not injector.delta:
                 return page
@@ -149,9 +163,9 @@ class ResponseSignals:
                 page = page[:end] + self.trap_link + page[end:]
         return page
 
-    def injector(self) -> HeadInjector:
-        """An injector for one streamed page (see :func:`tag_stream`)."""
-        return HeadInjector(self.meta_directives, self.max_lookahead, self.meta)
+    def injector(self, path: str) -> HeadInjector:
+        """An injector for one streamed page at ``path`` (see :func:`tag_stream`)."""
+        return HeadInjector(self.tags_for(path), self.max_lookahead)
 
     def remember_size(self, path: str, content_length: bytes) -> None:
         """Keep a 200 response's Content-Length for the event of a later refusal of ``path``."""
@@ -216,7 +230,7 @@ class SignalingSend:
         self._signals = signals
         self._send = send
         self._path = path
-        self._may_inject = bool(signals.meta) and method != "HEAD"
+        self._may_inject = signals.has_meta and method != "HEAD"
         self._outcome = outcome
         # The start of an HTML response, held until the tag is placed, and where in its headers
         # Content-Length is; the injector is made only when the fast path cannot place the tag.
@@ -266,6 +280,8 @@ class SignalingSend:
         else:
             pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
             headers = [*raw, pair] if pair is not None else list(raw)
+        if signals.agent_lines:
+            self._add_agent_lines(headers, raw, content_type, has_tag)
         usage = signals.usage_constant
         if usage is None:
             usage = signals.usage.for_path(self._path) if signals.usage else ()
@@ -289,6 +305,22 @@ class SignalingSend:
             return _DONE
         return self._send(message)
 
+    def _add_agent_lines(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        raw: Iterable[tuple[bytes, bytes]],
+        content_type: bytes,
+        own: bool,
+    ) -> None:
+        """The per-crawler X-Robots-Tag lines, for crawlers the app has no line of its own for."""
+        xrt = self._signals.x_robots_tag
+        lines = xrt.agent_lines(xrt.directives_for(self._path, content_type.decode("latin-1")))
+        if own:
+            values = (v.decode("latin-1") for k, v in raw if k == X_ROBOTS_TAG)
+            headers += missing_agent_lines(values, lines)
+        else:
+            headers += lines
+
     async def _rewrite_body(self, message: Message) -> None:
         signals = self._signals
         body = message.get("body", b"")
@@ -297,8 +329,9 @@ class SignalingSend:
         if injector is None:
             offset = signals.head_ends.find(self._path, body, complete=not more)
             if offset is not None:  # an ordinary page: no scanner needed
-                body = body[:offset] + signals.meta + body[offset:]
-                added = len(signals.meta)
+                block = signals.tags_for(self._path).block
+                body = body[:offset] + block + body[offset:]
+                added = len(block)
                 if signals.trap_link and not more:  # the whole page: the trap fits too
                     end = _body_end(body)
                     if end >= 0:
@@ -309,9 +342,7 @@ class SignalingSend:
                     self._outcome.bytes_sent += len(body)
                 await self._send({"type": _BODY, "body": body, "more_body": more})
                 return
-            injector = self._injector = HeadInjector(
-                signals.meta_directives, signals.max_lookahead, signals.meta
-            )
+            injector = self._injector = signals.injector(self._path)
         out = injector.feed(body)
         if not more:
             out += injector.finish()

@@ -148,7 +148,10 @@ class NoAIGuardMiddleware:
         headers = response.headers
         existing = headers.get("X-Robots-Tag")
         values = self.gate.x_robots_tag(
-            facts.path, headers.get("Content-Type", ""), [existing] if existing else []
+            facts.path,
+            headers.get("Content-Type", ""),
+            [existing] if existing else [],
+            agent_lines=False,  # Django sends one line per header name
         )
         if values:
             # A view's line for one crawler ("googlebot: noindex") stays last: Django keeps one
@@ -185,7 +188,7 @@ class NoAIGuardMiddleware:
             return  # an async stream in a sync server: Django consumes it itself; header only
         else:
             chunks: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[attr-defined]
-            injector = signals.injector()
+            injector = signals.injector(facts.path)
             head = tag_stream(injector, chunks)
             added = injector.delta
             _replace_stream(response, itertools.chain((head,), chunks))
@@ -198,7 +201,7 @@ class NoAIGuardMiddleware:
         if not self._tags_page(facts, response):
             return self._signal(facts, decision, response)
         chunks: AsyncIterator[bytes] = aiter(response.streaming_content)  # type: ignore[attr-defined]
-        injector = self.gate.signals.injector()
+        injector = self.gate.signals.injector(facts.path)
         head = await tag_async_stream(injector, chunks)
         _replace_stream(response, _prepend(head, chunks))
         _grow_length(response, injector.delta)
