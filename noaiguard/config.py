@@ -30,6 +30,7 @@ from .categories import Category
 from .errors import ConfigError, ConfigIssue
 from .origin import Origin
 from .paths import glob_problem
+from .stamping.vocabulary import CODES as DATA_MINING_CODES
 
 __all__ = [
     "AgentsConfig",
@@ -389,6 +390,34 @@ class ExtrasConfig:
         return (("noml",) if self.noml else ()) + (("noarchive",) if self.noarchive else ())
 
 
+def _check_data_mining(value: str) -> str | None:
+    if value not in DATA_MINING_CODES:
+        return f"unknown value {value!r}" + suggest(value, sorted(DATA_MINING_CODES))
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageStampConfig:
+    """IPTC ``plus:DataMining`` written into JPEG, PNG and WebP responses as they pass, so the
+    opt-out travels with an image that leaves the site. Off by default: it changes the bytes of
+    the site's images (their pixels never), which an owner should choose; files can also be
+    stamped once at rest with ``noaiguard stamp``."""
+
+    enabled: bool = False
+    #: The PLUS Data Mining code written.
+    value: str = field(
+        default="DMI-PROHIBITED-AIMLTRAINING", metadata={"check": _check_data_mining}
+    )
+    #: Larger images pass unstamped (a size without a stamp costs nothing to send on).
+    max_mb: float = field(default=32.0, metadata={"check": _positive})
+    #: How much of an image's header may be held while looking for where the stamp goes.
+    max_hold_kb: int = 256
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        if not 16 <= self.max_hold_kb <= 65536:
+            yield "max_hold_kb", "expected between 16 and 65536"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalsConfig:
     x_robots_tag: XRobotsTagConfig = XRobotsTagConfig()
@@ -401,6 +430,7 @@ class SignalsConfig:
     tdmrep: TdmRepConfig = TdmRepConfig()
     ai_txt: AiTxtConfig = AiTxtConfig()
     extras: ExtrasConfig = ExtrasConfig()
+    stamp_images: ImageStampConfig = ImageStampConfig()
 
 
 # -- the rest -------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from .facts import RequestFacts, client_address
 from .guard import Guard
 from .policy import Decision
 from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
+from .signals.imagestamp import ImageStamping
 from .signals.response import Outcome, ResponseSignals, SignalingSend, header_value
 from .signals.siterobots import (
     CONDITIONAL_HEADERS,
@@ -93,6 +94,9 @@ class NoAIGuardMiddleware:
         )
         self._tally = self.guard.tally
         self._signals = ResponseSignals.of(guard)
+        stamp = guard.config.signals.stamp_images
+        #: Stamps the opt-out into image responses (None: off, the default).
+        self._stamping = ImageStamping(stamp) if stamp.enabled else None
         # The paths answered before any policy applies: robots.txt and the given endpoints.
         self._own_paths = (
             frozenset(self._endpoints)
@@ -140,6 +144,8 @@ class NoAIGuardMiddleware:
             if state is None:
                 scope["state"] = state = {}
             state["noaiguard"] = decision
+            if self._stamping is not None:
+                send = self._stamping.wrap(scope, send)
             sending = SignalingSend(self._signals, send, path, scope.get("method", "GET"))
             try:
                 await self.app(scope, receive, sending)
@@ -183,6 +189,8 @@ class NoAIGuardMiddleware:
             self._metrics.decided(decision, perf_counter() - started)
         scope.setdefault("state", {})["noaiguard"] = decision
         category, action = decision.verdict.category, decision.action
+        if self._stamping is not None and decision.effective_action not in _REFUSE:
+            send = self._stamping.wrap(scope, send)
         if action is _ALLOW:
             sending = SignalingSend(self._signals, send, path, facts.method)
             try:

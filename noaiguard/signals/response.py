@@ -302,7 +302,7 @@ class SignalingSend:
         ):
             self._held = message
             self._length_index = length_index
-            return _DONE
+            return DONE
         return self._send(message)
 
     def _add_agent_lines(
@@ -378,7 +378,8 @@ class _Done:
         return (yield from ())
 
 
-_DONE = _Done()
+#: Already done: what a ``send`` returns for a message it holds back.
+DONE = _Done()
 
 
 async def _send_both(send: Send, first: Message, second: Message) -> None:
