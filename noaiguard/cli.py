@@ -10,6 +10,8 @@
     noaiguard events        export stored events as JSON lines or CSV
     noaiguard report        the weekly report (HTML, Markdown, JSON, CSV), by file or email
     noaiguard prune         delete events older than the retention period
+    noaiguard stamp         write the "no AI training" opt-out into JPEG, PNG and WebP files
+    noaiguard inspect       audit a site's opt-out signals the way a crawler reads them
 
 Only the command line configures logging; the library never does.
 """
@@ -40,11 +42,13 @@ from .evidence import render_json, render_text, timeline
 from .export import write_csv, write_jsonl
 from .facts import RequestFacts
 from .guard import Guard
+from .inspect import command as inspect_command
 from .metrics import LISTENER_PATH, require_client
 from .origin import Origin
 from .periods import format_time, parse_time
 from .reports import command as report_command
 from .serve import PROXY_ENVIRONMENT, load_proxy_config, proxy_settings, server_options
+from .stamping import command as stamp_command
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -174,6 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     events.set_defaults(run=_events)
 
     report_command.add_parser(commands)
+    stamp_command.add_parser(commands)
+    inspect_command.add_parser(commands)
 
     prune = commands.add_parser("prune", help="delete events older than the retention period")
     _store_arguments(prune)
