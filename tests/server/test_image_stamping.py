@@ -182,3 +182,12 @@ async def test_the_proxy_stamps_the_upstreams_images(tmp_path: Path) -> None:
         assert response.content == stamp_bytes(original, URI).data, name
         assert int(response.headers["content-length"]) == len(response.content)
         assert exiftool_value(response.content, tmp_path) == URI, name
+
+
+async def test_a_stamped_image_revalidates_with_its_weak_etag(tmp_path: Path) -> None:
+    make_images(tmp_path)
+    async with live_server(guarded(tmp_path)) as url:
+        first = await fetch(f"{url}/img/photo.jpg")
+        again = await fetch(f"{url}/img/photo.jpg", **{"if-none-match": first.headers["etag"]})
+    assert first.headers["etag"].startswith("W/")
+    assert again.status_code == 304 and again.content == b""
