@@ -56,7 +56,9 @@ def own_files(preferences: Preferences, signals: SignalsConfig) -> dict[str, Own
             body = json.dumps(rules, indent=2).encode("utf-8") + b"\n"
             files[TDMREP_PATH] = OwnFile("application/json", body)
     if signals.ai_txt.enabled and preferences.train is False:
-        files[AI_TXT_PATH] = OwnFile("text/plain; charset=utf-8", ai_txt().encode("utf-8"))
+        opened = tuple(rule.location for rule in signals.tdmrep.rules if not rule.reservation)
+        text = ai_txt(opened if signals.tdmrep.enabled else ())
+        files[AI_TXT_PATH] = OwnFile("text/plain; charset=utf-8", text.encode("utf-8"))
     return files
 
 
@@ -81,11 +83,13 @@ def tdmrep_rules(preferences: Preferences, signals: SignalsConfig) -> list[dict[
     return rules
 
 
-def ai_txt() -> str:
+def ai_txt(opened: tuple[str, ...] = ()) -> str:
+    """The ai.txt body; ``opened``: locations the owner's TDMRep rules open, allowed here too."""
     lines = [
         "# ai.txt: this site's files may not be used in AI training datasets.",
         "# Served by noaiguard, with the same opt-out as its robots.txt and response headers.",
         "User-Agent: *",
+        *(f"Allow: {location}" for location in opened),
         *(f"Disallow: *.{extension}" for extension in AI_TXT_EXTENSIONS),
         "Disallow: /",
     ]

@@ -272,6 +272,8 @@ async def test_a_path_opened_in_tdmrep_gets_no_train_ai_anywhere() -> None:
         assert ("train-ai" in header) == reserved, path
         if reserved:
             assert header["train-ai"] == "n"
+    ai_txt = (await get(middleware, "/ai.txt")).text
+    assert "Allow: /press/" in ai_txt.splitlines() and "Disallow: /" in ai_txt.splitlines()
     # Every group carries both lines (a crawler's own group replaces `*` entirely).
     groups = robots.count("Content-Usage: train-ai=n, search=y")
     assert groups > 1 and robots.count("Content-Usage: /press/ search=y") == groups
