@@ -517,8 +517,9 @@ def check_stamping(servers: dict[str, Server], site: Path) -> dict[str, dict[str
             if response.getheader("x-robots-tag") is None:
                 problems.append("no X-Robots-Tag: the guard is not in front")
             if body != expected[variant]:
+                want = "the file" if variant == "unstamped" else "what stamp_bytes makes of it"
                 problems.append(
-                    f"{len(body)} bytes, not the {len(expected[variant] or b'')} expected"
+                    f"{len(body)} bytes that are not {want} ({len(expected[variant] or b'')} bytes)"
                 )
             if (value == URI) != (variant == "stamped"):
                 problems.append(f"plus:DataMining is {value!r}")
