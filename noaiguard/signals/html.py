@@ -81,7 +81,10 @@ class HeadTags:
     __slots__ = ("block", "directives", "names", "others")
 
     def __init__(
-        self, directives: tuple[str, ...], others: tuple[tuple[str, str], ...] = ()
+        self,
+        directives: tuple[str, ...],
+        others: tuple[tuple[str, str], ...] = (),
+        names: re.Pattern[bytes] | None = None,
     ) -> None:
         self.directives = directives
         #: (lower-case name, whole tag) of each other meta.
@@ -92,8 +95,9 @@ class HeadTags:
         self.block = (meta_tag(directives) if directives else b"") + b"".join(
             tag for _, tag in self.others
         )
-        #: A search for any of the names in lower-case markup (see :func:`usual_head_end`).
-        self.names = names_pattern(name for name, _ in self.others)
+        #: A search for any of the names in lower-case markup (see :func:`usual_head_end`); a
+        #: caller whose pages get different metas passes one search for all of them.
+        self.names = names if names is not None else names_pattern(n for n, _ in self.others)
 
     def __bool__(self) -> bool:
         return bool(self.block)

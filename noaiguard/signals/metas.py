@@ -55,6 +55,5 @@ class PageTags:
 
     def _tags(self, tdm: tuple[tuple[bytes, bytes], ...]) -> HeadTags:
         others = tuple((name.decode("ascii"), value.decode("ascii")) for name, value in tdm)
-        tags = HeadTags(self._directives, others + self._fixed)
-        tags.names = self.names  # the same search for every path (see HeadEndMemory)
-        return tags
+        # The same search for every path: HeadEndMemory's answers must not depend on the path.
+        return HeadTags(self._directives, others + self._fixed, self.names)
