@@ -412,10 +412,14 @@ class ImageStampConfig:
     max_mb: float = field(default=32.0, metadata={"check": _positive})
     #: How much of an image's header may be held while looking for where the stamp goes.
     max_hold_kb: int = 256
+    #: Memory for the stamps of images served again, so each is planned once (0: plan every time).
+    cache_mb: float = 16.0
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if not 16 <= self.max_hold_kb <= 65536:
             yield "max_hold_kb", "expected between 16 and 65536"
+        if not 0 <= self.cache_mb <= 4096:
+            yield "cache_mb", "expected between 0 and 4096"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,9 @@ most ``max_hold_kb``); then ``Content-Length`` grows by what the stamp adds and 
 becomes weak, since the bytes are no longer the ones it named; the rest of the body streams on
 untouched. Anything else, including an image the planner passes (already stamped, signed with
 C2PA, corrupt), goes out exactly as the app sent it.
+
+Each decision is remembered (:mod:`noaiguard.stamping.remembered`) with the bytes it was made on,
+so an image served again costs a comparison of its header, not a new plan.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Awaitable
 from .._types import Message, Scope, Send
 from ..config import ImageStampConfig
 from ..stamping import StreamEdit, StreamStamper, data_mining_uri
+from ..stamping.remembered import Remembered, RememberedPlans
 from .response import DONE
 
 _START = "http.response.start"
@@ -36,6 +40,7 @@ class ImageStamping:
         self.uri = data_mining_uri(config.value)
         self.max_bytes = int(config.max_mb * 1024 * 1024)
         self.max_hold = config.max_hold_kb * 1024
+        self.plans = RememberedPlans(int(config.cache_mb * 1024 * 1024))
 
     def wrap(self, scope: Scope, send: Send) -> Send:
         """``send`` for a request whose image response may be stamped, else ``send`` itself."""
@@ -44,20 +49,34 @@ class ImageStamping:
         for name, _ in scope.get("headers") or ():
             if name == b"range":
                 return send
-        return StampingSend(self, send)
+        target = (scope.get("raw_path") or scope.get("path", ""), scope.get("query_string", b""))
+        return StampingSend(self, send, target)
 
 
 class StampingSend:
     """One response's ``send``: holds an image's start and header until the stamp is planned."""
 
-    __slots__ = ("_held", "_pending", "_send", "_stamper", "_stamping", "_suffix")
+    __slots__ = (
+        "_held",
+        "_key",
+        "_pending",
+        "_remembered",
+        "_send",
+        "_stamper",
+        "_stamping",
+        "_suffix",
+        "_target",
+    )
 
-    def __init__(self, stamping: ImageStamping, send: Send) -> None:
+    def __init__(self, stamping: ImageStamping, send: Send, target: tuple[object, ...]) -> None:
         self._stamping = stamping
         self._send = send
+        self._target = target  # the request's path and query
         self._held: Message | None = None  # the start, while the image's header is read
         self._pending = bytearray()  # the body bytes held with it
         self._stamper: StreamStamper | None = None
+        self._key: tuple[object, ...] = ()  # the response's, for the remembered plans
+        self._remembered: Remembered | None = None  # the plan for an image seen before
         self._suffix = b""  # what goes after the last byte (WebP's XMP chunk)
 
     def __call__(self, message: Message) -> Awaitable[None]:
@@ -76,6 +95,7 @@ class StampingSend:
             return False
         content_type = b""
         length: int | None = None
+        etag = b""
         for name, value in start.get("headers") or ():
             if name == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
@@ -83,6 +103,8 @@ class StampingSend:
                 if not value.isdigit():
                     return False
                 length = int(value)
+            elif name == b"etag":
+                etag = value
             elif name in _UNTOUCHABLE:
                 return False
         if content_type not in _STAMPED_TYPES:
@@ -92,6 +114,8 @@ class StampingSend:
         self._stamper = StreamStamper(
             self._stamping.uri, max_hold=self._stamping.max_hold, total_size=length
         )
+        self._key = (*self._target, length, etag)
+        self._remembered = self._stamping.plans.get(self._key)
         return True
 
     async def _while_held(self, message: Message) -> None:
@@ -104,11 +128,24 @@ class StampingSend:
         body = message.get("body", b"")
         more = bool(message.get("more_body", False))
         self._pending += body
+        remembered = self._remembered
+        if remembered is not None:
+            if more and len(self._pending) < len(remembered.head):
+                return
+            self._remembered = None
+            if remembered.matches(self._pending):
+                decision = remembered.decide(bytes(self._pending))
+                await self._release(
+                    decision if isinstance(decision, StreamEdit) else None, more=more
+                )
+                return
+            body = bytes(self._pending)  # not the bytes it was planned on: plan them afresh
         plan = stamper.feed(body) if body else None
         if plan is None and not more:
             plan = stamper.finish()
         if plan is None:
             return
+        self._stamping.plans.keep(self._key, self._pending, plan)
         await self._release(plan if isinstance(plan, StreamEdit) else None, more=more)
 
     async def _release(self, edit: StreamEdit | None, *, more: bool) -> None:
