@@ -5,10 +5,9 @@ Targets, all in front of the same upstream (``_bench_upstream.py`` under uvicorn
 
 - ``direct``: the upstream itself (for reference: it shares its CPU with wrk);
 - ``bare``: noaiguard's proxy without the guard (``_run_proxy.py``): the same server settings,
-  the same upstream client, no policy, no signals;
-- ``httpx-api``: the bare pass-through with every request made through ``httpx.AsyncClient``
-  over the same transport: what keeping httpx's request and response objects on the request path
-  would cost (the reason ``noaiguard proxy`` calls its upstream client directly);
+  the same httpx requests over the same transport (``UpstreamTransport``), no policy, no signals;
+- ``httpx-default``: the bare pass-through over httpx's own default transport
+  (``httpx.AsyncHTTPTransport``) instead: what the choice of transport is worth;
 - ``noaiguard``: ``noaiguard proxy`` with the default configuration (events in memory), except
   that the behaviour limits are raised out of reach: wrk is one client at thousands of requests
   a second, which behaviour detection rightly treats as a scraper (it would tarpit and block the
@@ -57,7 +56,7 @@ from _loadgen import (
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = {"page": "/page.html", "image": "/image.jpg"}
-TARGETS = ("direct", "bare", "httpx-api", "noaiguard", "nginx")
+TARGETS = ("direct", "bare", "httpx-default", "noaiguard", "nginx")
 #: The targets whose memory is sampled during the 1 GiB download.
 DOWNLOAD_TARGETS = ("bare", "noaiguard", "nginx")
 DOWNLOAD = 1024 * 1024 * 1024
@@ -177,13 +176,13 @@ def all_targets(
             upstream_url,
             str(ports["bare"]),
         ],
-        "httpx-api": [
+        "httpx-default": [
             *server_cpu,
             sys.executable,
             str(HERE / "_run_proxy.py"),
             upstream_url,
-            str(ports["httpx-api"]),
-            "--client",
+            str(ports["httpx-default"]),
+            "--transport",
             "httpx",
         ],
         "noaiguard": [
@@ -359,8 +358,8 @@ def report(
         ratio = _ratio(by_target["noaiguard"], by_target["bare"])
         verdict = "PASS" if ratio >= 0.9 else "MISS"
         print(f"{scenario}: noaiguard / bare pass-through = {ratio:.3f} (goal >= 0.9) {verdict}")
-        httpx_ratio = _ratio(by_target["httpx-api"], by_target["bare"])
-        print(f"{scenario}: bare through the httpx API / bare = {httpx_ratio:.3f} (info)")
+        httpx_ratio = _ratio(by_target["httpx-default"], by_target["bare"])
+        print(f"{scenario}: bare on httpx's default transport / bare = {httpx_ratio:.3f} (info)")
         if "nginx" in by_target:
             nginx_ratio = _ratio(by_target["noaiguard"], by_target["nginx"])
             line = f"{scenario}: noaiguard / nginx = {nginx_ratio:.3f}"

@@ -5,6 +5,16 @@
     (HtmlReencoder)           only with proxy.reencode_html: gzip again after the tag went in
       NoAIGuardMiddleware     the same engine and policy as in an app; it answers the health
         ProxyApp              path (HealthEndpoint) before any policy applies, forwards the rest
+          UpstreamTransport   httpx's transport API over the upstream's connection pool
+
+ProxyApp is an httpx client at the transport layer: each request is an ``httpx.Request`` (the
+origin's URL, the exact request target in the ``target`` extension, the client's body as a
+stream) handed to an ``httpx.AsyncBaseTransport``, and the answer an ``httpx.Response`` streamed
+back. Any httpx transport works (``httpx.AsyncHTTPTransport`` included, which the benchmark runs
+for comparison); :class:`~noaiguard.upstream.UpstreamTransport` is the fast one it is built with.
+``httpx.AsyncClient`` is not on the request path: its redirects, cookie jar, auth flow and header
+merging are work a reverse proxy must not do, and cost three times what the rest of the proxy does
+(``benchmarks/README.md``).
 
 :class:`ProxyApp` forwards exactly what it must and nothing else. The request target and headers
 go out byte for byte, except the hop-by-hop headers (RFC 9110 section 7.6.1, and any header the
@@ -33,7 +43,8 @@ from .config import Config, ProxyConfig
 from .facts import RequestFacts
 from .guard import Guard
 from .middleware import NoAIGuardMiddleware
-from .upstream import Timeouts, Upstream, UpstreamResponse, UpstreamTransport
+from .origin import Origin
+from .upstream import Timeouts, Upstream, UpstreamTransport
 
 logger = logging.getLogger("noaiguard.proxy")
 
@@ -89,6 +100,32 @@ class _ClientGone(Exception):
     """The client disconnected before its request body was complete."""
 
 
+class _ClientBody(httpx.AsyncByteStream):
+    """The client's request body as it arrives, streamed on, within ``limit`` bytes (0: none)."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if self._limit and received > self._limit:
+                raise _TooLarge
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+_NO_BODY = httpx.ByteStream(b"")
+
+
 def _error_page(status: int, title: str, text: str) -> tuple[RawHeaders, bytes]:
     body = (
         f"<!doctype html><html><head><title>{status} {title}</title></head>"
@@ -116,15 +153,23 @@ _ERRORS = {
 class ProxyApp:
     """Forwards each request to the upstream and streams the answer back."""
 
-    def __init__(self, upstream: Upstream, settings: ProxyConfig, guard: Guard | None = None):
-        self.upstream = upstream
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        origin: Origin,
+        settings: ProxyConfig,
+        guard: Guard | None = None,
+    ) -> None:
+        self.transport = transport
+        self.origin = origin
         self.settings = settings
         self.guard = guard
+        self._url = httpx.URL(str(origin))
         host_header = settings.host_header
         self._host: bytes | None = (
             None
             if host_header == "preserve"
-            else upstream.origin.host_header
+            else origin.host_header
             if host_header == "upstream"
             else host_header.encode("latin-1")
         )
@@ -147,7 +192,7 @@ class ProxyApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.upstream.aclose()
+                await self.transport.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -167,14 +212,15 @@ class ProxyApp:
         if self._max_body and length is not None and length > self._max_body:
             await self._fail(scope, send, 413)
             return
-        body = self._body(receive) if chunked or length else None
+        body = _ClientBody(receive, self._max_body) if chunked or length else _NO_BODY
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         query: bytes = scope.get("query_string", b"")
         request_target = raw_path + b"?" + query if query else raw_path
+        request = httpx.Request(
+            method, self._url, headers=headers, stream=body, extensions={"target": request_target}
+        )
         try:
-            response = await self.upstream.request(
-                method.encode("ascii"), request_target, headers, body, chunked=chunked
-            )
+            response = await self.transport.handle_async_request(request)
         except _TooLarge:
             await self._fail(scope, send, 413)
             return
@@ -261,63 +307,58 @@ class ProxyApp:
 
     @property
     def _origin_host(self) -> bytes:
-        return self.upstream.origin.host_header
-
-    async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
-        received = 0
-        limit = self._max_body
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if limit and received > limit:
-                raise _TooLarge
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
+        return self.origin.host_header
 
     async def _respond(
-        self, response: UpstreamResponse, method: str, receive: Receive, send: Send
+        self, response: httpx.Response, method: str, receive: Receive, send: Send
     ) -> None:
-        drop = _dropped(response.headers)
-        headers = [(k, v) for k, v in response.headers if k not in drop]
+        raw = response.headers.raw
+        drop = _dropped(raw)
+        headers = [(k, v) for k, v in raw if k not in drop]
         decoder = self._html_decoder(headers) if self.settings.reencode_html else None
         if decoder is not None:
             headers = [(k, v) for k, v in headers if k not in (_CONTENT_ENCODING, _CONTENT_LENGTH)]
             headers.append((_REENCODE, b"gzip"))
         watcher: asyncio.Task[None] | None = None
         try:
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": headers}
-            )
+            status = response.status_code
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             if method == "HEAD":
                 await send({"type": "http.response.body", "body": b""})
                 return
-            chunk = await response.read()
-            if not response.finished:
-                # A body that keeps coming: stop reading it if the client goes away.
-                watcher = asyncio.ensure_future(_watch_disconnect(receive, response))
-            while True:
-                finished = response.finished
+            # The last piece goes out marked as the last when the length, or the end of the
+            # compressed stream, says it is: one message for a body that comes in one piece.
+            remaining = _body_length(headers, status) if decoder is None else None
+            ended = False
+            # The stream is read to its end (the read after the last piece returns at once), so
+            # that it closes itself and gives the connection back.
+            async for piece in response.aiter_raw():
+                if ended:
+                    continue  # past the end: a transport's parser never gives this
                 if decoder is not None:
-                    chunk = decoder.decompress(chunk) + (decoder.flush() if finished else b"")
-                await send({"type": "http.response.body", "body": chunk, "more_body": not finished})
-                if finished:
-                    return
-                chunk = await response.read()
+                    chunk = decoder.decompress(piece)
+                    ended = decoder.eof
+                    if ended:
+                        chunk += decoder.flush()
+                else:
+                    chunk = piece
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                        ended = remaining <= 0
+                await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
+                if not ended and watcher is None:
+                    # A body that keeps coming: stop reading it if the client goes away.
+                    watcher = asyncio.ensure_future(_watch_disconnect(receive, response))
+            if not ended:
+                last = decoder.flush() if decoder is not None else b""
+                await send({"type": "http.response.body", "body": last})
         except httpx.TransportError as exc:
             logger.warning("the upstream failed in the middle of a response: %s", exc)
             raise
         finally:
             if watcher is not None:
                 watcher.cancel()
-            if response.finished:
-                await response.aclose()
-            else:
-                response.abort()
+            await response.aclose()  # an unfinished body: the connection is dropped, not reused
 
     def _html_decoder(self, headers: RawHeaders) -> Any:
         """A decompressor for compressed HTML, when the config asks to re-encode it."""
@@ -367,13 +408,28 @@ class _BrotliDecoder:
     def flush(self) -> bytes:
         return b""
 
+    @property
+    def eof(self) -> bool:
+        """The whole compressed stream has been read (as ``zlib``'s decompressors say it)."""
+        return bool(self._decompressor.is_finished())
 
-async def _watch_disconnect(receive: Receive, response: UpstreamResponse) -> None:
-    """Abort the upstream response as soon as the client disconnects."""
+
+def _body_length(headers: RawHeaders, status: int) -> int | None:
+    """The body's Content-Length, when the response has a body and says how long it is."""
+    if status in (204, 304) or status < 200:
+        return None
+    for name, value in headers:
+        if name == _CONTENT_LENGTH:
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _watch_disconnect(receive: Receive, response: httpx.Response) -> None:
+    """Close the upstream response as soon as the client disconnects."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            response.abort()
+            await response.aclose()
             return
 
 
@@ -418,11 +474,16 @@ class HealthEndpoint:
     not become load on the upstream.
     """
 
-    def __init__(self, upstream: Upstream, *, ttl: float = 1.0) -> None:
-        self._origin = str(upstream.origin)
-        self._client = httpx.AsyncClient(
-            transport=UpstreamTransport(upstream), timeout=upstream.timeouts.connect
-        )
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        origin: Origin,
+        *,
+        timeout: float,
+        ttl: float = 1.0,
+    ) -> None:
+        self._origin = str(origin)
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
         self._ttl = ttl
         self._last: tuple[float, bool, str] | None = None
 
@@ -480,9 +541,14 @@ def create_proxy_app(
         idle_seconds=limits.idle_seconds,
         timeouts=Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool),
     )
+    transport = UpstreamTransport(upstream)
     guard = Guard(config, store=store)
-    endpoints = {settings.health_path: HealthEndpoint(upstream)} if settings.health_path else {}
+    endpoints = (
+        {settings.health_path: HealthEndpoint(transport, upstream.origin, timeout=timeouts.connect)}
+        if settings.health_path
+        else {}
+    )
     app: ASGIApp = NoAIGuardMiddleware(
-        ProxyApp(upstream, settings, guard), guard=guard, endpoints=endpoints
+        ProxyApp(transport, upstream.origin, settings, guard), guard=guard, endpoints=endpoints
     )
     return HtmlReencoder(app) if settings.reencode_html else app

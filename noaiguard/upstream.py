@@ -8,11 +8,10 @@ protocol driving the llhttp parser (httptools, which uvicorn uses too), with no 
 header objects and no cookie jar. The bytes of the request target and headers go out exactly as
 given: ``%2F`` stays ``%2F``.
 
-It is still an httpx transport: :class:`UpstreamTransport` serves ``httpx.AsyncClient`` (the
-health probe uses it), and every failure is raised as the httpx exception it corresponds to
-(``ConnectError``, ``ReadTimeout``, ``PoolTimeout`` ...). The proxy's request path calls
-:meth:`Upstream.request` directly, because building ``httpx.Request`` and ``httpx.Response``
-objects costs more per request than everything else it does.
+It is an httpx transport: the proxy hands :class:`UpstreamTransport` an ``httpx.Request`` and
+streams the ``httpx.Response`` it returns (``httpx.AsyncClient`` can use it too; the health probe
+does), and every failure is raised as the httpx exception it corresponds to (``ConnectError``,
+``ReadTimeout``, ``PoolTimeout`` ...).
 
 Bodies stream both ways with flow control: reading from the upstream pauses while more than
 :data:`HIGH_WATER` bytes wait for a slow client, and uploads wait while the upstream's socket
@@ -521,36 +520,47 @@ class Upstream:
 
 
 class UpstreamTransport(httpx.AsyncBaseTransport):
-    """:class:`Upstream` as an httpx transport, for code that speaks httpx (the health probe).
+    """:class:`Upstream` as an httpx transport: the proxy's request path and the health probe.
 
     Only requests to the upstream's own origin are accepted: this transport cannot be talked
-    into connecting anywhere else.
+    into connecting anywhere else. The request target is the ``target`` extension when given (as
+    httpcore reads it: the bytes the client sent, ``%2F`` and all), else the URL's path and query.
+    A body is sent when the headers announce one (``Content-Length`` other than 0, or
+    ``Transfer-Encoding``, which is always chunked here).
     """
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
+        origin = upstream.origin
+        self._origin = (origin.scheme, origin.host, origin.port)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        origin = self.upstream.origin
         url = request.url
         if (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)) != (
-            origin.scheme,
-            origin.host,
-            origin.port,
+            self._origin
         ):
-            raise httpx.UnsupportedProtocol(f"{url} is not on the upstream {origin}")
-        headers = [(k.lower(), v) for k, v in request.headers.raw]
-        content_length = request.headers.get("content-length")
+            raise httpx.UnsupportedProtocol(f"{url} is not on the upstream {self.upstream.origin}")
+        headers: list[tuple[bytes, bytes]] = []
         body = None
         chunked = False
-        if content_length not in (None, "0") or "transfer-encoding" in request.headers:
-            body = request.stream.__aiter__()  # type: ignore[union-attr]
-            chunked = content_length is None
-            if chunked:
-                headers = [(k, v) for k, v in headers if k != b"transfer-encoding"]
-                headers.append((b"transfer-encoding", b"chunked"))
+        for raw_name, value in request.headers.raw:
+            name = raw_name.lower()
+            if name == b"transfer-encoding":
+                chunked = True
+                continue
+            if name == b"content-length" and value != b"0":
+                body = request.stream
+            headers.append((name, value))
+        if chunked:
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+            headers.append((b"transfer-encoding", b"chunked"))
+            body = request.stream
         response = await self.upstream.request(
-            request.method.encode("ascii"), url.raw_path, headers, body, chunked=chunked
+            request.method.encode("ascii"),
+            request.extensions.get("target") or url.raw_path,
+            headers,
+            body.__aiter__() if body is not None else None,  # type: ignore[union-attr]
+            chunked=chunked,
         )
         return httpx.Response(
             response.status,

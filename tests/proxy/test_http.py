@@ -233,7 +233,7 @@ async def test_the_connection_pool_is_reused(proxy: Proxy) -> None:
         for _ in range(20):
             assert (await http.get("/img/dawn.png")).status_code == 200
     layer = proxy.app
-    while not hasattr(layer, "upstream"):
+    while not hasattr(layer, "transport"):
         layer = layer.app  # type: ignore[attr-defined]
-    upstream = layer.upstream  # type: ignore[attr-defined]
+    upstream = layer.transport.upstream  # type: ignore[attr-defined]
     assert upstream.idle_count == 1  # one kept-alive connection served them all
