@@ -81,3 +81,19 @@ def test_example_does_what_its_readme_says(example: tuple[str, str]) -> None:
         assert "Disallow: /drafts/" in robots
         health = httpx.get(base + "/health", headers={"user-agent": GPTBOT_UA})
         assert (health.status_code, "x-robots-tag" in health.headers) == (200, False)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_broken_config_stops_the_example_before_it_serves(name: str, tmp_path: Path) -> None:
+    """Started the way its README says (uvicorn's default ``--lifespan auto`` included), an
+    example whose config is broken exits with the file, line and key, and never serves."""
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder)
+    (folder / "noaiguard.yaml").write_text("signals:\n  x_robots_tag:\n    directivs: [noai]\n")
+    command = [part.format(port=_free_port()) for part in COMMANDS[name]]
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert "noaiguard.yaml:3:" in done.stderr.decode() + done.stdout.decode()
+    assert "directivs" in done.stderr.decode() + done.stdout.decode()
