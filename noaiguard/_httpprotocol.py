@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with two additions for noaiguard's servers.
+"""uvicorn's httptools protocol with what noaiguard's servers add to it.
 
 It is a module of its own, imported only when uvicorn and httptools are installed, and its class
 lives at module level so that uvicorn's worker processes (``--workers``) can import it by name.
@@ -6,6 +6,7 @@ lives at module level so that uvicorn's worker processes (``--workers``) can imp
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import httptools
@@ -16,16 +17,52 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_REQUEST_HEAD = 64 * 1024
 #: Where the request target goes when it is not a plain path (see noaiguard.proxy).
 TARGET_EXTENSION = "noaiguard.request_target"
+#: The lifespan state key where an app puts its (head, body) client timeouts, in seconds.
+CLIENT_TIMEOUTS = "noaiguard.client_timeouts"
+#: Seconds a client has to send a whole request head, and may leave a request body waiting.
+DEFAULT_CLIENT_TIMEOUTS = (20.0, 60.0)
+
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 16\r\nconnection: close\r\n\r\nRequest Timeout\n"
+)
 
 
 class RequestTargetProtocol(HttpToolsProtocol):
-    """Keeps a request target that is not a plain path (uvicorn drops the absolute form, which
-    the proxy must see to refuse it), and refuses a request head over :data:`MAX_REQUEST_HEAD`."""
+    """uvicorn's protocol, plus three things a server facing hostile clients needs.
+
+    - A request target that is not a plain path is kept (uvicorn drops the absolute form, which
+      the proxy must see to refuse it).
+    - A request head over :data:`MAX_REQUEST_HEAD` is refused.
+    - Time limits on the client (uvicorn has none while a request arrives): the head must be
+      complete within the first timeout of its first byte (or of the connection), however slowly
+      it trickles in, or the client gets a 408 and the connection closes; and a body that stops
+      arriving for the second timeout ends the same way. Time the server itself spends not
+      reading (flow control, while the app is busy with what came) does not count. An app sets
+      the two in its lifespan state under :data:`CLIENT_TIMEOUTS`.
+    """
 
     head_bytes = 0
+    _timer: asyncio.TimerHandle | None = None
+    _head_done = True  # no request head under way
+    _receiving = False  # a request has begun and is not complete
+    _has_body = False
+    _body_seen = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         self.head_bytes = 0
+        self._has_body = False
+        self._receiving = True
+        if self._head_done:
+            self._start_head()
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -34,7 +71,70 @@ class RequestTargetProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value) + 4)
+        lowered = name.lower()
+        if lowered == b"transfer-encoding" or (
+            lowered == b"content-length" and value.strip() != b"0"
+        ):
+            self._has_body = True
         super().on_header(name, value)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_seen = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._stop_timer()
+        self._receiving = False
+        super().on_message_complete()
+
+    # -- client time limits -----------------------------------------------------------------
+
+    def _timeouts(self) -> tuple[float, float]:
+        value = self.app_state.get(CLIENT_TIMEOUTS)
+        return cast(tuple[float, float], value) if value else DEFAULT_CLIENT_TIMEOUTS
+
+    def _start_head(self) -> None:
+        self._stop_timer()
+        self._head_done = False
+        self._timer = self.loop.call_later(self._timeouts()[0], self._client_too_slow)
+
+    def _start_body(self) -> None:
+        self._body_seen = self.loop.time()
+        self._timer = self.loop.call_later(self._timeouts()[1], self._body_check)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _body_check(self) -> None:
+        """Fires a body timeout after; re-arms while bytes came lately or reading is paused."""
+        self._timer = None
+        limit = self._timeouts()[1]
+        waited = self.loop.time() - self._body_seen
+        if self.flow is not None and self.flow.read_paused:
+            self._body_seen = self.loop.time()
+            waited = 0.0
+        if waited < limit:
+            self._timer = self.loop.call_later(limit - waited, self._body_check)
+            return
+        self._client_too_slow()
+
+    def _client_too_slow(self) -> None:
+        """Close the connection; with a 408 first if a request began and has no response yet.
+
+        A connection that never sent a byte is closed without one, as nginx does: browsers open
+        spare connections they may never use, and an answer to no request confuses them.
+        """
+        self._timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        cycle = self.cycle
+        answered = self._head_done and cycle is not None and cycle.response_started
+        if self._receiving and not answered:
+            transport.write(_TIMEOUT_RESPONSE)
+        transport.close()
 
     def _count(self, size: int) -> None:
         self.head_bytes += size
@@ -48,4 +148,8 @@ class RequestTargetProtocol(HttpToolsProtocol):
         if target[:1] != b"/" and target != b"*":
             extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
             extensions[TARGET_EXTENSION] = target
+        self._stop_timer()
+        self._head_done = True
+        if self._has_body:
+            self._start_body()
         super().on_headers_complete()

@@ -543,12 +543,17 @@ def _check_health_path(value: str) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProxyTimeouts:
-    """Seconds the proxy waits on the upstream (a slow upstream gets a 504, a dead one a 502)."""
+    """Seconds the proxy waits on the upstream (a slow upstream gets a 504, a dead one a 502),
+    and on its clients."""
 
     connect: float = field(default=5.0, metadata={"check": _positive})
     read: float = field(default=60.0, metadata={"check": _positive})
     write: float = field(default=60.0, metadata={"check": _positive})
     pool: float = field(default=10.0, metadata={"check": _positive})
+    #: A client's whole request head must arrive within this (slow-loris clients get a 408).
+    client_header: float = field(default=20.0, metadata={"check": _positive})
+    #: A request body that stops arriving for this long ends with a 408.
+    client_body: float = field(default=60.0, metadata={"check": _positive})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -75,6 +75,8 @@ _CONTENT_ENCODING = b"content-encoding"
 #: by :class:`noaiguard._httpprotocol.RequestTargetProtocol` (the same string, kept here so that
 #: this module does not need uvicorn).
 TARGET_EXTENSION = "noaiguard.request_target"
+#: Where the lifespan state tells that protocol the client time limits (proxy.timeouts).
+CLIENT_TIMEOUTS = "noaiguard.client_timeouts"
 #: Marks a response ProxyApp decompressed, for HtmlReencoder to compress again.
 _REENCODE = b"x-noaiguard-reencode"
 
@@ -182,6 +184,10 @@ class ProxyApp:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
+            state = scope.get("state")
+            if state is not None:
+                timeouts = self.settings.timeouts
+                state[CLIENT_TIMEOUTS] = (timeouts.client_header, timeouts.client_body)
             await self._lifespan(receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": "not proxied"})

@@ -225,6 +225,11 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.headers_ready = self.loop.create_future()
         assert self.transport is not None
+        if self.lost:
+            # Closed (or reset) by the upstream before the request went out: no answer can come,
+            # and the transport would drop the write without a word.
+            self._fail(httpx.ReadError("the upstream closed the connection before the request"))
+            return
         self.transport.write(head)
 
     async def drain(self, timeout: float) -> None:

@@ -24,6 +24,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from noaiguard._types import ASGIApp, Receive, Scope, Send
 from noaiguard.demo.images import ARTWORKS, render
 
 PAGE = (
@@ -46,9 +47,10 @@ class SiteState:
         self.streamed = 0
         self.stream_stopped = asyncio.Event()
         self.uploads: list[dict[str, object]] = []
+        self.paths: list[str] = []  # every request that reached the site, in order
 
 
-def create_site(state: SiteState, files: Path) -> Starlette:
+def create_site(state: SiteState, files: Path) -> ASGIApp:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE)
 
@@ -156,7 +158,12 @@ def create_site(state: SiteState, files: Path) -> Starlette:
     async def download(request: Request) -> Response:
         return FileResponse(files / "download.bin")
 
-    return Starlette(
+    async def seen(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            state.paths.append(scope["path"])
+        await app(scope, receive, send)
+
+    app = Starlette(
         routes=[
             Route("/", page),
             Route("/img/{name}.png", image),
@@ -174,6 +181,7 @@ def create_site(state: SiteState, files: Path) -> Starlette:
             Route("/download", download),
         ]
     )
+    return seen
 
 
 def json_body(response: object) -> dict[str, object]:

@@ -152,3 +152,4 @@ def test_the_request_target_extension_name_is_shared() -> None:
     from noaiguard import _httpprotocol, proxy
 
     assert proxy.TARGET_EXTENSION == _httpprotocol.TARGET_EXTENSION
+    assert proxy.CLIENT_TIMEOUTS == _httpprotocol.CLIENT_TIMEOUTS
