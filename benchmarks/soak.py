@@ -178,7 +178,9 @@ class Load:
                 for i in range(40):
                     if self.stop.is_set():
                         return
-                    await self.get("scraper", ip, ua, f"/img/{ARTWORKS[(worker + i) % len(ARTWORKS)]}.png")
+                    await self.get(
+                        "scraper", ip, ua, f"/img/{ARTWORKS[(worker + i) % len(ARTWORKS)]}.png"
+                    )
 
             await asyncio.gather(*(pull(worker) for worker in range(6)))
 

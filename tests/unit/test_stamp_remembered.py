@@ -35,7 +35,9 @@ def serve(
         sent.append(message)
 
     async def respond() -> None:
-        wrapped = stamping.wrap({"type": "http", "method": "GET", "path": path, "headers": []}, send)
+        wrapped = stamping.wrap(
+            {"type": "http", "method": "GET", "path": path, "headers": []}, send
+        )
         headers = [
             (b"content-type", content_type),
             (b"content-length", b"%d" % len(data)),
