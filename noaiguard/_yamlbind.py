@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -81,6 +82,14 @@ class Binder:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             message = " ".join(filter(None, [exc.context, exc.problem])) or str(exc)
+            self.issues.append(ConfigIssue(self.source, line, column, "(yaml)", message))
+        except yaml.reader.ReaderError as exc:
+            # Not a MarkedYAMLError: its message names "<unicode string>" and a position, on
+            # two lines, and says nothing of the line. The position is where the character is.
+            line, column = _line_and_column(text, exc.position)
+            message = exc.reason
+            if isinstance(exc.character, int):
+                message = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
             self.issues.append(ConfigIssue(self.source, line, column, "(yaml)", message))
         except yaml.YAMLError as exc:
             self.issues.append(ConfigIssue(self.source, 1, 1, "(yaml)", str(exc)))
@@ -275,6 +284,23 @@ class Binder:
             seen[name] = key_node
             pairs.append((key_node, value_node))
         return pairs
+
+
+#: What YAML counts as a line break (YAML 1.1, 5.4), for lines and columns of our own.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    """The 1-based line and column of a reader error's ``position`` in ``text``.
+
+    libyaml counts the position in bytes of the UTF-8 text, PyYAML's own reader in characters.
+    """
+    if _LOADER is not yaml.SafeLoader:
+        text = text.encode("utf-8")[:position].decode("utf-8", "ignore")
+        position = len(text)
+    breaks = list(_LINE_BREAK.finditer(text, 0, position))
+    start = breaks[-1].end() if breaks else 0
+    return len(breaks) + 1, position - start + 1
 
 
 def _required(field: dataclasses.Field[Any]) -> bool:

@@ -17,7 +17,12 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_ip(text: str) -> str | None:
-    """A normalised address from an X-Forwarded-For hop (``1.2.3.4:80``, ``[::1]:80``), or None."""
+    """A normalised address from an X-Forwarded-For hop (``1.2.3.4:80``, ``[::1]:80``), or None.
+
+    An IPv6 zone (``fe80::1%eth0``) is dropped: it names an interface of the proxy that wrote it,
+    and ``ipaddress`` takes any text there, line breaks included, which would then travel on as
+    the client's address into logs and events.
+    """
     text = text.strip()
     if text.startswith("["):
         end = text.find("]")
@@ -25,9 +30,12 @@ def parse_ip(text: str) -> str | None:
     elif text.count(":") == 1:
         text = text.split(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        address = ipaddress.IPv6Address(int(address))
+    return str(address)
 
 
 class TrustedProxies:

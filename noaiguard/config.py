@@ -1070,6 +1070,8 @@ def _check_agent_references(
     agents = _find(root, ("policy", "agents"), exact=True)
     if isinstance(agents, yaml.MappingNode):
         for key_node, _ in agents.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # reported by the binder: keys must be plain names
             name = str(key_node.value)
             if db.get(name) is None:
                 binder.issue(

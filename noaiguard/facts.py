@@ -41,18 +41,21 @@ class RequestFacts(NamedTuple):
 
     @classmethod
     def from_scope(cls, scope: Scope, trusted: TrustedProxies) -> RequestFacts:
-        user_agent = host = b""
+        user_agent: bytes | None = None
+        host: bytes | None = None
         forwarded: list[bytes] = []
         headers = scope.get("headers") or ()
         for name, value in headers:
             # Servers send lower-case names, but ASGI does not promise it; the length test
-            # keeps the lower-casing off every other header.
+            # keeps the lower-casing off every other header. A repeated User-Agent or Host
+            # counts once, the first, as the middleware's fast path (and Starlette) read it:
+            # the decision and the event must name the same client.
             size = len(name)
             if size == 10:
-                if name.lower() == _UA:
+                if user_agent is None and name.lower() == _UA:
                     user_agent = value
             elif size == 4:
-                if name.lower() == _HOST:
+                if host is None and name.lower() == _HOST:
                     host = value
             elif size == 15 and trusted and name.lower() == _XFF:
                 forwarded.append(value)
@@ -61,9 +64,9 @@ class RequestFacts(NamedTuple):
         return cls(
             scope.get("method", "GET"),
             scope.get("path") or "/",
-            user_agent[:MAX_HEADER_VALUE].decode("latin-1"),
+            user_agent[:MAX_HEADER_VALUE].decode("latin-1") if user_agent else "",
             client_ip,
-            host[:1024].decode("latin-1"),
+            host[:1024].decode("latin-1") if host else "",
             bytes(query[:MAX_HEADER_VALUE]).decode("latin-1") if query else "",
             scope.get("scheme", "http"),
             headers,

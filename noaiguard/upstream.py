@@ -119,6 +119,10 @@ class _Connection(asyncio.Protocol):
             parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(httpx.RemoteProtocolError(f"invalid response from the upstream: {exc}"))
+        except httptools.HttpParserUpgrade:
+            # After a 101 (see on_headers_complete), and no HttpParserError: raised out of
+            # here it reached the event loop as a fatal error of the protocol.
+            self._fail(httpx.RemoteProtocolError("the upstream switched protocols"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -165,6 +169,13 @@ class _Connection(asyncio.Protocol):
             self.interim = True
             self.headers = []
             self.reason = b""
+            return
+        if status == 101 or status < 100:
+            # The proxy never asks for another protocol (Upgrade is hop-by-hop and not sent
+            # on), so a switch is a broken answer: a 502, not a 101 without its protocol. The
+            # parser takes any three digits; below 100 there is no status (RFC 9110, 15), and 0
+            # is what `status` says before one has come.
+            self._fail(httpx.RemoteProtocolError(f"invalid status {status} from the upstream"))
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()

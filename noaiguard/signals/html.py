@@ -25,31 +25,69 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-#: The next piece of markup, in one regular-expression search: a comment, a declaration or
-#: processing instruction, or a tag (quoted attribute values may hold `>`). A piece cut off by the
-#: end of what has arrived so far matches one of the `open_*` groups: wait for more.
+# Tags are read as the HTML tokenizer reads them (WHATWG HTML, 13.2.5.8 and 13.2.5.32-38): a tag
+# name runs to whitespace, `/` or `>`; a quote opens an attribute value only right after `=` and is
+# an ordinary character anywhere else, so `<img alt=5"x8>` ends at its first `>`. Reading every
+# quote as an opening one ran such a tag on past its end, and the meta tag went into the middle of
+# a later tag. HTML's whitespace is `[\t\n\f\r\x20]`. Possessive quantifiers (Python 3.11+): runs
+# are taken whole, never backtracked into.
+#: An attribute: its name, then `=` and a double-quoted, single-quoted or unquoted value (empty only
+#: right before `>`), if any. ``{end}`` is where a quoted value may also stop: ``|\Z`` while a tag
+#: may still be arriving; without it an unclosed quote leaves the attribute (and the tag) unmatched.
+_ATTRIBUTE_SYNTAX = rb"""
+    [^\t\n\f\r\x20/>] [^\t\n\f\r\x20/>=]*+
+    (?: [\t\n\f\r\x20]*+ = [\t\n\f\r\x20]*+
+        (?: "[^"]*+(?:"{end}) | '[^']*+(?:'{end}) | [^\t\n\f\r\x20>"'] [^\t\n\f\r\x20>]*+
+          | (?=>{end}) )
+    | (?![\t\n\f\r\x20]*=) )
+"""
+
+#: The next piece of markup, in one regular-expression search: a comment (ended by `-->` or `--!>`,
+#: or at once by `<!-->` and `<!--->`), a declaration, processing instruction or other bogus comment
+#: (`</` not followed by a letter runs to the next `>` too; `</>` is nothing), or a tag (quoted
+#: attribute values may hold `>`). A piece cut off by the end of what has arrived so far matches one
+#: of the `open_*` groups: wait for more. (An open comment holding a `>` used to be read as a
+#: declaration ending there, so a page cut inside a comment was scanned inside it.)
 _MARKUP = re.compile(
     rb"""
-      <!--(?:.*?-->|(?P<open_comment>\Z))
-    | <[!?](?P<decl>[^>]*)(?:>|(?P<open_decl>\Z))
-    | <(?P<end>/?)(?P<name>[A-Za-z][A-Za-z0-9:-]*)
-        (?:[^>"']++|"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z))*+
+      <!--(?: -?> | .*?--!?> | (?P<open_comment>.*\Z) )
+    | <(?:[!?]|/(?![A-Za-z])) (?P<decl>[^>]*) (?:>|(?P<open_decl>\Z))
+    | <(?P<end>/?) (?P<name>[A-Za-z][^\t\n\f\r\x20/>]*+)
+        (?: [\t\n\f\r\x20/]++ | """
+    + _ATTRIBUTE_SYNTAX.replace(b"{end}", rb"|\Z")
+    + rb""" )*+
         (?:>|(?P<open_tag>\Z))
     """,
     re.DOTALL | re.VERBOSE,
 )
 _INCOMPLETE = frozenset({"open_comment", "open_decl", "open_tag"})
+#: A character of text that is not HTML whitespace (see HeadInjector._text_ends_head).
+_TEXT = re.compile(rb"[^\t\n\f\r ]")
 _ROBOTS = re.compile(b"robots")  # a literal search: faster than `in` on these sizes
 
-# Possessive quantifiers (Python 3.11+): runs are taken whole and never backtracked into.
-_ATTRS = rb"""(?:\s(?:[^>"']++|"[^"]*+"|'[^']*+')*+)?"""
+#: A start tag's attributes, complete (the fast path does not wait for more).
+_ATTRS = (
+    rb"(?:[\t\n\f\r\x20/](?:[\t\n\f\r\x20/]++|"
+    + _ATTRIBUTE_SYNTAX.replace(b"{end}", b"")
+    + rb")*+)?"
+)
 #: The usual start of a page, up to and including `<head ...>`, for the fast path.
 _USUAL_START = re.compile(
     rb"\s*(?:<!doctype[^>]*>\s*)?(?:<html" + _ATTRS + rb">\s*)?<head" + _ATTRS + rb">",
-    re.IGNORECASE,
+    re.IGNORECASE | re.VERBOSE,
 )
-_TAG_NAME = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
-_ATTRIBUTE = re.compile(rb"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_TAG_NAME = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+#: One attribute of a start tag: its name and its value, double-quoted, single-quoted or unquoted
+#: (`name=` right before `>` has an empty value, which our directives may fill).
+_ATTRIBUTE = re.compile(
+    rb"""
+    ([^\t\n\f\r\x20/>][^\t\n\f\r\x20/>=]*)
+    (?: [\t\n\f\r\x20]*=[\t\n\f\r\x20]*
+        (?: "([^"]*)" | '([^']*)' | ((?:[^\t\n\f\r\x20>"'][^\t\n\f\r\x20>]*)?) )
+    )?
+    """,
+    re.VERBOSE,
+)
 
 #: Elements that may stand in <head>; any other element ends it.
 _HEAD_ELEMENTS = frozenset(
@@ -277,9 +315,13 @@ class HeadInjector:
             if markup is None:
                 # Nothing more; keep a trailing `<` or `</` that the next chunk may complete.
                 tail = buf[max(0, window - 2) : window]
-                self._pos = window - (2 if tail == b"</" else 1 if tail.endswith(b"<") else 0)
+                end = window - (2 if tail == b"</" else 1 if tail.endswith(b"<") else 0)
+                if not self._text_ends_head(end):
+                    self._pos = end
                 return
             start = markup.start()
+            if self._text_ends_head(start):
+                return
             self._pos = start
             if markup.lastgroup in _INCOMPLETE:
                 if not final:
@@ -299,6 +341,24 @@ class HeadInjector:
                 self._on_end_tag(name.lower(), markup.end())
             elif not self._on_start_tag(name.lower(), start, markup.end(), final):
                 return  # the element's raw text is not complete yet
+
+    def _text_ends_head(self, end: int) -> bool:
+        """Decide the page when the text up to ``end`` ends its head; True if it did.
+
+        A browser ends the head at text that is not whitespace (WHATWG HTML 13.2.6.4.4, "anything
+        else"), so a robots meta after it is in the body: one of ours goes in before the text.
+        Text before any anchor is a fragment's, unless a doctype or ``<html>`` came first.
+        """
+        text = _TEXT.search(self._buf, self._pos, end)
+        if text is None:
+            return False
+        if self._phase == _FIND_ANCHOR:
+            if self._html_end is None and not self._doctype:
+                return False
+            if self._html_end is None:
+                self._insert_at = text.start()
+        self._decide_now()
+        return True
 
     def _on_start_tag(self, name: bytes, start: int, end: int, final: bool) -> bool:
         """Handle a start tag; False when more bytes are needed to get past it."""
@@ -426,7 +486,9 @@ def _merge_meta(tag: bytes, directives: tuple[str, ...]) -> bytes:
         merged = (f"{kept}, " if kept else "") + ", ".join(missing)
         start, end = span
         if tag[start - 1 : start] not in (b'"', b"'"):
-            return tag[:start] + b'"' + merged.encode("latin-1") + b'"' + tag[end:]
+            # An unquoted value may hold a quote (`content=a"b`): written as a character reference
+            quoted = merged.replace('"', "&quot;").encode("latin-1")
+            return tag[:start] + b'"' + quoted + b'"' + tag[end:]
         return tag[:start] + merged.encode("latin-1") + tag[end:]
     close = len(tag) - 2 if tag.endswith(b"/>") else len(tag) - 1
     addition = f' content="{", ".join(directives)}"'.encode("ascii")

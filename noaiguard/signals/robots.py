@@ -6,9 +6,12 @@ somewhere (a press kit, say) become ``Allow:`` lines. Agents with the same rules
 
 The site's own robots.txt (RFC 9309) is outside input: it is read tolerantly, capped at 500 KiB, and
 kept as written, groups, ``Sitemap:`` lines and comments included, except that a token we place in
-one of our groups is taken out of the site's groups. RFC 9309 parsers merge several groups for one
-token, but first-match parsers (Python's ``urllib.robotparser`` among them) read only the first, so
-every token stands in exactly one group.
+one of our groups is taken out of the site's groups (and so is a name lenient parsers read as one,
+``GPTBot/1.0`` or ``GPTBot*``), and that a line no parser may read into one of our groups is kept as
+a comment: a rule before any User-agent line, and anything that is not a record here (lenient
+parsers take ``User agent: GPTBot`` or ``Disallow /x`` for one). RFC 9309 parsers merge several
+groups for one token, but first-match parsers (Python's ``urllib.robotparser`` among them) read
+only the first, so every token stands in exactly one group.
 
 First-match parsers also match a group's token as a *substring* of the crawler's name: a group for
 ``Diffbot`` would apply to ``Diffbot-User`` there, while RFC 9309 parsers pick the most specific
@@ -33,7 +36,30 @@ from ..policy import Policy
 #: RFC 9309 asks crawlers to read at least 500 KiB; we keep no more of the site's own file.
 MAX_APP_ROBOTS_BYTES = 500 * 1024
 
-_GROUP_RULES = frozenset({"allow", "disallow", "crawl-delay", "content-usage", "content-signal"})
+#: Records that belong to a group (and end its run of User-agent lines, as in Protego).
+_GROUP_RULES = frozenset(
+    {
+        "allow",
+        "disallow",
+        "crawl-delay",
+        "content-usage",
+        "content-signal",
+        "request-rate",
+        "visit-time",
+        "clean-param",
+    }
+)
+#: Every record kept from the site's file; any other line of it is kept as a comment (see
+#: AppRobots.without).
+_RECORDS = _GROUP_RULES | {"user-agent", "sitemap", "host"}
+#: RFC 9309 (2.2) ends a line at CR, LF or CRLF only; ``str.splitlines``, and with it Protego and
+#: urllib.robotparser, also at these. They are replaced in the site's lines, so that every parser
+#: reads the file we serve as the same lines.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_OTHER_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+#: The part of a User-agent value a lenient parser matches: Google's stops at the first character
+#: a product token cannot hold (``GPTBot/1.0`` is GPTBot), Protego drops ``*`` (``GPTBot*`` is).
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z0-9_-]*")
 _ALLOW_ALL = (("Allow", "/"),)
 #: The records a group's path rules are made of (the trap's Disallow goes after the last one).
 _PATH_RECORDS = frozenset({"user-agent", "allow", "disallow", "crawl-delay"})
@@ -108,6 +134,20 @@ def _split_record(line: str) -> tuple[str, str] | None:
     return key.strip().lower(), value.strip()
 
 
+def _split_lines(text: str) -> list[str]:
+    """The lines of a robots.txt as RFC 9309 ends them, with other line breaks made U+FFFD."""
+    lines = _LINE_END.split(_OTHER_LINE_BREAKS.sub("\ufffd", text))
+    if lines and not lines[-1]:
+        lines.pop()  # the end of the last line, not an empty line after it
+    return lines
+
+
+def _read_as(token: str) -> str:
+    """The product token (lower case) a lenient parser reads a User-agent value as."""
+    match = _PRODUCT_TOKEN.match(token.replace("*", ""))
+    return match.group().lower() if match else ""
+
+
 def decode_app_robots(body: bytes) -> str:
     """The site's robots.txt as text: at most 500 KiB, whole lines, no BOM, bad bytes replaced."""
     text = body[:MAX_APP_ROBOTS_BYTES].decode("utf-8", errors="replace")
@@ -136,7 +176,7 @@ class AppRobots:
         groups: list[_AppGroup] = []
         current = -1
         in_rules = True  # the next User-agent line opens a new group
-        for line in text.splitlines():
+        for line in _split_lines(text):
             record = _split_record(line)
             key = record[0] if record else None
             if record is not None and key == "user-agent":
@@ -206,7 +246,16 @@ class AppRobots:
         for position, (line, key, token, group) in enumerate(self.lines):
             if key == "user-agent" and token.lower() in taken_lower:
                 out.append(f"# noaiguard: {token} has its own group above")
-            elif key in _GROUP_RULES and group >= 0 and group not in kept_groups:
+            elif (key in _GROUP_RULES and group < 0) or (
+                key not in _RECORDS and line.strip() and not line.lstrip().startswith("#")
+            ):
+                # Kept as a comment: a rule before any User-agent line (after our groups every
+                # parser would read it as part of the last one), and a line that is no record
+                # here but that lenient parsers may read as one (`User agent: GPTBot`,
+                # `Disallow /x`), giving one of our groups its rules. Two bytes a line: the
+                # file stays near the 500 KiB crawlers read.
+                out.append(f"# {line}")
+            elif key in _GROUP_RULES and group not in kept_groups:
                 pass  # every token of this group has a group of ours now
             elif key in ("allow", "disallow") and group >= 0:
                 out.append(reordered[group].pop(0))
@@ -266,11 +315,17 @@ class RobotsTxt:
             return last[1]
         app = AppRobots.parse(decode_app_robots(app_body)) if app_body is not None else None
         names = dict(self._known_names)
+        # The site's names for our tokens (`GPTBot/1.0`, `GPTBot*`): lenient parsers would add
+        # their rules to our groups, so they go like our tokens themselves.
+        aliases = []
         if app is not None:
             for group in app.groups:
                 for token in group.tokens:
                     if token and token != "*":
-                        names.setdefault(token.lower(), token)
+                        if _read_as(token) in self._blocked:
+                            aliases.append(token)
+                        else:
+                            names.setdefault(token.lower(), token)
         shadowed = self._shadowed(names)
         parts = [self._header] if self._header else []
         if shadowed:
@@ -286,7 +341,7 @@ class RobotsTxt:
         if app is None:
             parts.append(RobotsGroup(("*",), _ALLOW_ALL).render(self.preferences))
         else:
-            own = app.without([*self.tokens, *shadowed], self.preferences)
+            own = app.without([*self.tokens, *shadowed, *aliases], self.preferences)
             if own:
                 parts.append("# The site's own rules:\n" + own)
         text = "\n\n".join(parts) + "\n"

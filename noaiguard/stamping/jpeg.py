@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .plan import SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
+from .plan import SEVERAL_PACKETS, SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
 from .xmp import build_packet, merge
 
 XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -50,23 +50,30 @@ def plan(data: bytes, uri: str, *, whole: bool) -> Plan:
         segments += _after_first_scan(data, segments[-1].start)
     if any(_is_c2pa(data, s) for s in segments):
         raise Skip(SIGNED)
-    for segment in segments:
-        if _is_xmp(data, segment):
-            packet = data[segment.payload][len(XMP_SIGNATURE) :]
-            merged, note = merge(packet, uri)
-            return Plan((Splice(segment.start, segment.end, _xmp_segment(merged)),), note=note)
+    xmp = [segment for segment in segments if _is_xmp(data, segment)]
+    if len(xmp) > 1:
+        raise Skip(SEVERAL_PACKETS)
+    if xmp:
+        segment = xmp[0]
+        packet = data[segment.payload][len(XMP_SIGNATURE) :]
+        merged, note = merge(packet, uri)
+        return Plan((Splice(segment.start, segment.end, _xmp_segment(merged)),), note=note)
     at = _insertion_point(data, segments)
     return Plan((Splice(at, at, _xmp_segment(build_packet(uri))),))
 
 
 def find_packet(data: bytes) -> bytes | None:
-    """The first XMP packet before the first scan, read leniently (for ``inspect``)."""
+    """The first XMP packet, read leniently (for ``inspect``): before the first scan, else
+    between scans, where :func:`plan` finds (and stamps) one too."""
+    segments: list[_Segment] = []
     try:
-        for segment in _header(data, whole=True):
-            if _is_xmp(data, segment):
-                return data[segment.payload][len(XMP_SIGNATURE) :]
+        segments += _header(data, whole=True)
+        segments += _after_first_scan(data, segments[-1].start)
     except (Unchanged, NeedMore):
         pass
+    for segment in segments:
+        if _is_xmp(data, segment):
+            return data[segment.payload][len(XMP_SIGNATURE) :]
     return None
 
 

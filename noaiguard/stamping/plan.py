@@ -15,6 +15,9 @@ from dataclasses import dataclass
 #: Why a file with a C2PA manifest is left alone: re-embedding XMP breaks its signed hard binding.
 SIGNED = "signed C2PA manifest"
 NOT_AN_IMAGE = "not a JPEG, PNG or WebP"
+#: Why a file with two XMP packets is left alone: readers differ on which one counts, so a value
+#: left in the other could still say the opposite of ours.
+SEVERAL_PACKETS = "more than one XMP packet"
 
 
 @dataclass(frozen=True, slots=True)

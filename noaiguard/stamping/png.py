@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .plan import SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
+from .plan import SEVERAL_PACKETS, SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
 from .xmp import build_packet, merge
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -54,15 +54,18 @@ def plan(data: bytes, uri: str, *, whole: bool) -> Plan:
     chunks = list(_chunks(data, whole=whole))
     if any(chunk.kind == _C2PA for chunk in chunks):
         raise Skip(SIGNED)
-    for chunk in chunks:
-        if _is_xmp(data, chunk):
-            crc = int.from_bytes(data[chunk.end - 4 : chunk.end], "big")
-            if zlib.crc32(data[chunk.start + 4 : chunk.end - 4]) != crc:
-                raise Skip(f"corrupt PNG: bad CRC on the XMP chunk at byte {chunk.start}")
-            text = _read_text(data[chunk.body], strict=True)
-            merged, note = merge(text.packet, uri)
-            new = _xmp_chunk(merged, text.language, text.translated)
-            return Plan((Splice(chunk.start, chunk.end, new),), note=note)
+    xmp = [chunk for chunk in chunks if _is_xmp(data, chunk)]
+    if len(xmp) > 1:
+        raise Skip(SEVERAL_PACKETS)
+    if xmp:
+        chunk = xmp[0]
+        crc = int.from_bytes(data[chunk.end - 4 : chunk.end], "big")
+        if zlib.crc32(data[chunk.start + 4 : chunk.end - 4]) != crc:
+            raise Skip(f"corrupt PNG: bad CRC on the XMP chunk at byte {chunk.start}")
+        text = _read_text(data[chunk.body], strict=True)
+        merged, note = merge(text.packet, uri)
+        new = _xmp_chunk(merged, text.language, text.translated)
+        return Plan((Splice(chunk.start, chunk.end, new),), note=note)
     image = next((c for c in chunks if c.kind in (b"IDAT", b"fcTL")), None)
     if image is None:
         raise Skip("corrupt PNG: no IDAT chunk")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .plan import SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
+from .plan import SEVERAL_PACKETS, SIGNED, NeedMore, Plan, Skip, Splice, Unchanged, want
 from .xmp import build_packet, merge
 
 FLAG_ICC, FLAG_ALPHA, FLAG_EXIF, FLAG_XMP, FLAG_ANIMATION = 0x20, 0x10, 0x08, 0x04, 0x02
@@ -63,10 +63,21 @@ def plan(data: bytes, uri: str, *, whole: bool, total: int | None) -> Plan:
     if any(chunk.fourcc == b"C2PA" for chunk in chunks):
         raise Skip(SIGNED)
     first = chunks[0]
-    existing = next((c for c in chunks if c.fourcc == b"XMP "), None)
+    xmp = [c for c in chunks if c.fourcc == b"XMP "]
+    if len(xmp) > 1:
+        raise Skip(SEVERAL_PACKETS)
+    existing = xmp[0] if xmp else None
+    if any(chunk.fourcc == b"VP8X" for chunk in chunks[1:]):
+        # A second VP8X (or one after the image data): decoders refuse the file once the VP8X
+        # that stamping needs is in front.
+        raise Skip("corrupt WebP: a VP8X chunk after the first chunk")
     if first.fourcc == b"VP8X":
         splices = _extended(data, first, existing, whole=whole)
     elif first.fourcc in (b"VP8 ", b"VP8L"):
+        if not whole and first.end < total:
+            # Chunks after a simple file's image data are out of a stream's sight, and one of
+            # them may be a VP8X (see above).
+            raise Skip("a simple WebP with chunks after its image data; stamped at rest only")
         splices = [_vp8x_for_simple(data, first, chunks, whole=whole)]
     else:
         raise Skip(f"corrupt WebP: unexpected first chunk {first.fourcc!r}")

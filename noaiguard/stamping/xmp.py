@@ -3,13 +3,15 @@
 Existing packets are parsed only to read them (``xml.etree``, after refusing any DOCTYPE or ENTITY
 declaration, so no entity expansion or external entity can happen) and are edited as bytes: every
 other byte of the owner's packet stays as it was. An edit is checked by parsing the result again:
-the tree must have the same elements plus ours, and every DataMining value must be the new one.
+the tree must have the same elements (names, attributes and text) plus ours, and every DataMining
+value must be the new one.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from xml.sax.saxutils import escape
 
 from .plan import AlreadyStamped, Skip
@@ -20,8 +22,9 @@ RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DATA_MINING = f"{{{DATA_MINING_NAMESPACE}}}DataMining"
 _RDF = f"{{{RDF_NAMESPACE}}}RDF"
 _RDF_RESOURCE = f"{{{RDF_NAMESPACE}}}resource"
+_RDF_ABOUT = f"{{{RDF_NAMESPACE}}}about"
 
-_UNSAFE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_UNSAFE = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _RDF_CLOSE = re.compile(rb"</(?:([A-Za-z_][\w.\-]*):)?RDF\s*>")
 _PLUS_PREFIX = re.compile(
     rb"xmlns:([A-Za-z_][\w.\-]*)\s*=\s*([\"'])" + re.escape(DATA_MINING_NAMESPACE.encode()) + rb"\2"
@@ -65,23 +68,32 @@ def merge(packet: bytes, uri: str) -> tuple[bytes, str]:
     values = _values(tree)
     if values and all(value == uri for value in values):
         raise AlreadyStamped
+    expected = _others(tree)
     if values:
         old = next(value for value in values if value != uri)
-        edited, note, added = _replace(packet, uri), f"replaced {short_value(old)}", 0
+        edited, note = _replace(packet, uri), f"replaced {short_value(old)}"
     else:
-        edited, note, added = _insert(packet, uri, tree), "", 2  # rdf:Description + property
+        edited, note = _insert(packet, uri, tree), ""
+        expected[_OUR_DESCRIPTION] += 1
     edited = _keep_size(packet, edited)
-    _check(edited, uri, expected_elements=_count(tree) + added)
+    _check(edited, uri, expected)
     return edited, note
 
 
 def _parse(packet: bytes) -> ET.Element:
-    if _UNSAFE.search(packet):
+    # The declarations are looked for in the packet read as UTF-8, as XMP in JPEG, PNG and WebP
+    # is written (stamping refuses anything else, reading replaces what does not decode). A NUL
+    # is refused: XML has none, and expat reads a packet starting with one as UTF-16 by itself,
+    # where `<!DOCTYPE` is not what the check sees (it then expanded the packet's entities).
+    # Some writers end iTXt text with NUL bytes.
+    text = packet.rstrip(b"\x00").decode("utf-8", errors="replace")
+    if "\x00" in text:
+        raise Skip("XMP packet is not UTF-8 text (it holds NUL characters)")
+    if _UNSAFE.search(text):
         raise Skip("XMP packet has a DOCTYPE or ENTITY declaration")
     try:
-        # Safe without defusedxml: with no DTD there are no entities to expand or fetch. Some
-        # writers end iTXt text with NUL bytes.
-        return ET.fromstring(packet.rstrip(b"\x00"))  # noqa: S314 - DTDs refused above
+        # Safe without defusedxml: with no DTD there are no entities to expand or fetch.
+        return ET.fromstring(text)  # noqa: S314 - DTDs refused above
     except (SyntaxError, ValueError, RecursionError) as exc:
         raise Skip(f"existing XMP packet is not well-formed XML ({exc})") from None
 
@@ -99,8 +111,26 @@ def _values(tree: ET.Element) -> list[str]:
     return values
 
 
-def _count(tree: ET.Element) -> int:
-    return sum(1 for _ in tree.iter())
+_Element = tuple[str, tuple[tuple[str, str], ...], str]
+#: How the rdf:Description that _insert adds reads in _others.
+_OUR_DESCRIPTION: _Element = (f"{{{RDF_NAMESPACE}}}Description", ((_RDF_ABOUT, ""),), "")
+
+
+def _others(tree: ET.Element) -> Counter[_Element]:
+    """Every element but DataMining: its name, its attributes but DataMining, and its text.
+
+    An edit must leave these as they were: the regular expressions that make it go by prefix,
+    and a prefix may name another namespace in another element.
+    """
+    return Counter(
+        (
+            element.tag,
+            tuple(sorted((k, v) for k, v in element.attrib.items() if k != _DATA_MINING)),
+            (element.text or "").strip(),
+        )
+        for element in tree.iter()
+        if element.tag != _DATA_MINING
+    )
 
 
 def _description(uri: str, *, rdf_declared: bool) -> str:
@@ -166,7 +196,7 @@ def _keep_size(old: bytes, new: bytes) -> bytes:
     return new
 
 
-def _check(edited: bytes, uri: str, *, expected_elements: int) -> None:
+def _check(edited: bytes, uri: str, expected: Counter[_Element]) -> None:
     try:
         tree = _parse(edited)
     except Skip:
@@ -176,6 +206,6 @@ def _check(edited: bytes, uri: str, *, expected_elements: int) -> None:
         tree is None
         or not values
         or any(value != uri for value in values)
-        or _count(tree) != expected_elements
+        or _others(tree) != expected
     ):
         raise Skip("could not safely edit plus:DataMining in the existing XMP packet")

@@ -155,7 +155,7 @@ def test_the_fast_path_answers_only_when_it_can_be_sure() -> None:
     [
         b"<script>var end = '</head>';</script><meta name=robots content=noindex>",
         b"<!-- </head> --><meta name=robots content=noindex>",
-        b"<!--></head> --><meta name=robots content=noindex>",
+        b"<!--a></head> --><meta name=robots content=noindex>",
         b"<title>a </head> b</titles></title><meta name=robots content=noindex>",
         b"<meta content='</head>'><meta name=robots content=noindex>",
         b"<STYLE>p::after{content:'</head>'}</STYLE><meta name=robots content=noindex>",
