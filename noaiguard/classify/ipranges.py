@@ -14,6 +14,7 @@ downloads fresh copies into a data folder, which is read first. A list is named 
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import json
 import logging
@@ -67,7 +68,12 @@ def _prefix_values(node: Any) -> Iterator[str]:
 
 
 class RangeTable:
-    """Sorted, merged integer ranges for IPv4 and IPv6: membership by binary search."""
+    """Sorted, merged integer ranges for IPv4 and IPv6: membership by binary search.
+
+    Answers are cached per address (a crawler comes back from the same few addresses, and
+    parsing one costs more than the search): a bounded LRU, so a flood of addresses cannot
+    fill memory.
+    """
 
     def __init__(self, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
         by_version: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
@@ -87,8 +93,12 @@ class RangeTable:
             self._starts[version] = [start for start, _ in merged]
             self._ends[version] = [end for _, end in merged]
         self.size = sum(len(v) for v in self._starts.values())
+        self._contains = functools.lru_cache(maxsize=65536)(self._lookup)
 
     def __contains__(self, address: str) -> bool:
+        return self._contains(address)
+
+    def _lookup(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

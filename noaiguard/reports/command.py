@@ -86,17 +86,25 @@ def run(args: argparse.Namespace, *, config: Config | None = None) -> int:
         )  # fmt: skip
     finally:
         store.close()
-    output = args.output or _default_name(report, args.format)
-    text = render(report, args.format)
+    publish(report, args.format, args.output)
+    if args.email_to:
+        _mail(report, config, args.email_to)
+        print(f"mailed to {', '.join(args.email_to)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def publish(
+    report: Report, format: str, output: str | None, *, prefix: str = "noaiguard-report"
+) -> None:
+    """Write ``report`` as ``format`` to ``output``: ``-`` is standard output; None is a file
+    named ``prefix`` and the period's dates, in the current directory, whose path is printed."""
+    output = output or _default_name(report, format, prefix)
+    text = render(report, format)
     if output == "-":
         sys.stdout.write(text)
     else:
         _write(Path(output), text)
         print(output)
-    if args.email_to:
-        _mail(report, config, args.email_to)
-        print(f"mailed to {', '.join(args.email_to)}", file=sys.stderr)
-    return EXIT_OK
 
 
 def _period(args: argparse.Namespace, now: float) -> Period:
@@ -117,10 +125,10 @@ def _dates(report: Report) -> tuple[str, str]:
     return first, time.strftime("%Y-%m-%d", time.gmtime(report.period.until - 1))
 
 
-def _default_name(report: Report, format: str) -> str:
+def _default_name(report: Report, format: str, prefix: str = "noaiguard-report") -> str:
     day, last = _dates(report)
     span = day if day == last else f"{day}-to-{last}"
-    return f"noaiguard-report-{span}{FORMATS[format][1]}"
+    return f"{prefix}-{span}{FORMATS[format][1]}"
 
 
 def _write(path: Path, text: str) -> None:
