@@ -15,6 +15,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,16 +79,27 @@ request = function()
   local headers = {["User-Agent"] = user_agents[n %% #user_agents + 1], ["Accept"] = "*/*"}
   return wrk.format("GET", paths[n %% #paths + 1], headers)
 end
+"""
 
+#: The part of every script that prints one machine-readable line at the end.
+DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "BENCH requests=%%d duration_us=%%d bytes=%%d errors=%%d non2xx=%%d"
-      .. " p50_us=%%d p90_us=%%d p99_us=%%d\\n",
+    "BENCH requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d"
+      .. " p50_us=%d p90_us=%d p99_us=%d\\n",
     summary.requests, summary.duration, summary.bytes,
     e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(90), latency:percentile(99)))
 end
+"""
+
+#: wrk script for one path and one User-Agent: wrk then builds the request once, so it spends
+#: less of the CPU it may share with a server than the rotating script above does.
+STATIC_LUA = """
+wrk.path = %(path)s
+wrk.headers["User-Agent"] = %(user_agent)s
+wrk.headers["Accept"] = "*/*"
 """
 
 _BENCH_LINE = re.compile(r"^BENCH (.*)$", re.MULTILINE)
@@ -173,14 +185,32 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def write_lua(path: Path, paths: Sequence[str], user_agents: Sequence[str] = USER_AGENTS) -> None:
-    def lua_list(items: Sequence[str]) -> str:
-        for item in items:
-            if not item.isascii() or not item.isprintable():
-                raise ValueError(f"not a plain ASCII string: {item!r}")
-        return ", ".join(json.dumps(item) for item in items)
+def _lua_list(items: Sequence[str]) -> str:
+    for item in items:
+        if not item.isascii() or not item.isprintable():
+            raise ValueError(f"not a plain ASCII string: {item!r}")
+    return ", ".join(json.dumps(item) for item in items)
 
-    path.write_text(LUA % {"user_agents": lua_list(user_agents), "paths": lua_list(paths)})
+
+def write_lua(path: Path, paths: Sequence[str], user_agents: Sequence[str] = USER_AGENTS) -> None:
+    script = LUA % {"user_agents": _lua_list(user_agents), "paths": _lua_list(paths)}
+    path.write_text(script + DONE)
+
+
+def write_static_lua(path: Path, url_path: str, user_agent: str) -> None:
+    """A script for one path and one User-Agent (see STATIC_LUA)."""
+    script = STATIC_LUA % {"path": _lua_list([url_path]), "user_agent": _lua_list([user_agent])}
+    path.write_text(script + DONE)
+
+
+def median_ratio(these: Sequence[Load], those: Sequence[Load]) -> float:
+    """The median over rounds of the throughput ratio within each round.
+
+    Runs of one round are seconds apart, so they share the machine's state; on a virtual machine
+    whose speed drifts by 20% from minute to minute, comparing within rounds is what keeps the
+    ratio steady.
+    """
+    return statistics.median(a.rps / b.rps for a, b in zip(these, those, strict=True))
 
 
 def run_wrk(

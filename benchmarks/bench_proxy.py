@@ -46,6 +46,7 @@ from _loadgen import (
     fetch,
     free_port,
     have,
+    median_ratio,
     ms,
     need_wrk,
     pinning,
@@ -355,27 +356,17 @@ def report(
     )
     print()
     for scenario, by_target in results.items():
-        ratio = _ratio(by_target["noaiguard"], by_target["bare"])
+        ratio = median_ratio(by_target["noaiguard"], by_target["bare"])
         verdict = "PASS" if ratio >= 0.9 else "MISS"
         print(f"{scenario}: noaiguard / bare pass-through = {ratio:.3f} (goal >= 0.9) {verdict}")
-        httpx_ratio = _ratio(by_target["httpx-default"], by_target["bare"])
+        httpx_ratio = median_ratio(by_target["httpx-default"], by_target["bare"])
         print(f"{scenario}: bare on httpx's default transport / bare = {httpx_ratio:.3f} (info)")
         if "nginx" in by_target:
-            nginx_ratio = _ratio(by_target["noaiguard"], by_target["nginx"])
+            nginx_ratio = median_ratio(by_target["noaiguard"], by_target["nginx"])
             line = f"{scenario}: noaiguard / nginx = {nginx_ratio:.3f}"
             if scenario == "page":
                 line += f" (goal >= 0.5) {'PASS' if nginx_ratio >= 0.5 else 'MISS'}"
             print(line)
-
-
-def _ratio(these: list[Load], those: list[Load]) -> float:
-    """The median over rounds of the throughput ratio within each round.
-
-    Runs of one round are seconds apart, so they share the machine's state; on a virtual machine
-    whose speed drifts by 20% from minute to minute, comparing within rounds is what keeps the
-    ratio steady.
-    """
-    return statistics.median(a.rps / b.rps for a, b in zip(these, those, strict=True))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     noaiguard demo          serve a small gallery behind the guard on 127.0.0.1:8080
     noaiguard proxy         stand in front of any site as a reverse proxy
+    noaiguard serve-auth    decide for nginx, Caddy or Traefik, which keep serving the site
     noaiguard check-config  validate YAML config files (exit 0 when valid, 2 otherwise)
     noaiguard classify      explain what the guard decides for User-Agents
     noaiguard robots        print the robots.txt a config produces
@@ -33,6 +34,8 @@ import httpx
 
 from . import __version__
 from .agents import AgentDB
+from .audit import command as audit_command
+from .auth import command as auth_command
 from .backends import EventStore, open_event_store
 from .categories import AGENT_CATEGORIES, Category
 from .classify.ipranges import default_data_dir, update_lists
@@ -179,7 +182,9 @@ def _parser() -> argparse.ArgumentParser:
 
     report_command.add_parser(commands)
     stamp_command.add_parser(commands)
+    audit_command.add_parser(commands)
     inspect_command.add_parser(commands)
+    auth_command.add_parser(commands)
 
     prune = commands.add_parser("prune", help="delete events older than the retention period")
     _store_arguments(prune)

@@ -46,10 +46,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextlib.contextmanager
-def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def process(
+    args: list[str], port: int, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``args`` until the block ends, once ``port`` accepts connections. With ``log``, its
+    output goes there and is shown if it does not start."""
+    with log.open("wb") if log is not None else contextlib.nullcontext() as out:
+        target = out if out is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=target, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, proc)
+        try:
+            wait_for_port(port, proc)
+        except (RuntimeError, TimeoutError) as exc:
+            output = log.read_text(errors="replace") if log is not None else ""
+            raise RuntimeError(f"{args[0]}: {exc}\n{output}") from exc
         yield proc
     finally:
         proc.terminate()
