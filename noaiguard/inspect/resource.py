@@ -187,35 +187,33 @@ def usage_finding(place: str, values: list[str]) -> Finding:
             Status.MISSING,
             f"{usage.text!r} does not parse ({usage.error}), so every use is unknown",
         )
-    detail = usage.text
-    if usage.train_ai is None:
-        return Finding(place, USAGE_HEADER, Status.MISSING, f"{detail}: train-ai not stated")
-    if usage.train_ai:
-        detail += ": allows AI training"
-    statement = Statement(
-        f"Content-Usage train-ai={yes_no(usage.train_ai, aipref=True)} (header {_WHERE[place]})",
-        refuses=not usage.train_ai,
-        covers=frozenset({place}),
-    )
-    status = Status.MISSING if usage.train_ai else Status.PRESENT
-    return Finding(place, USAGE_HEADER, status, detail, (statement,))
+    return _training_finding(place, USAGE_HEADER, usage.text, "train-ai", usage.train_ai)
 
 
 def signal_finding(place: str, values: list[str]) -> Finding:
     """A ``Content-Signal`` response header (Cloudflare emits one on some responses)."""
     signal = read_signal(", ".join(values))
-    detail = signal.text
-    if signal.ai_train is None:
-        return Finding(place, SIGNAL_HEADER, Status.MISSING, f"{detail}: ai-train not stated")
-    if signal.ai_train:
-        detail += ": allows AI training"
+    return _training_finding(place, SIGNAL_HEADER, signal.text, "ai-train", signal.ai_train)
+
+
+def _training_finding(
+    place: str, header: str, text: str, key: str, allowed: bool | None
+) -> Finding:
+    """A preference header's finding on training: ``allowed`` is its ``key``, None if unstated.
+
+    Content-Usage (aipref) writes the answer ``y``/``n``, Content-Signal ``yes``/``no``.
+    """
+    if allowed is None:
+        return Finding(place, header, Status.MISSING, f"{text}: {key} not stated")
+    detail = text + (": allows AI training" if allowed else "")
+    aipref = header == USAGE_HEADER
     statement = Statement(
-        f"Content-Signal ai-train={yes_no(signal.ai_train, aipref=False)} (header {_WHERE[place]})",
-        refuses=not signal.ai_train,
+        f"{header.split()[0]} {key}={yes_no(allowed, aipref=aipref)} (header {_WHERE[place]})",
+        refuses=not allowed,
         covers=frozenset({place}),
     )
-    status = Status.MISSING if signal.ai_train else Status.PRESENT
-    return Finding(place, SIGNAL_HEADER, status, detail, (statement,))
+    status = Status.MISSING if allowed else Status.PRESENT
+    return Finding(place, header, status, detail, (statement,))
 
 
 # -- the page's meta tags ---------------------------------------------------------------------
