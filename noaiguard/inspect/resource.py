@@ -206,9 +206,10 @@ def _training_finding(
     if allowed is None:
         return Finding(place, header, Status.MISSING, f"{text}: {key} not stated")
     detail = text + (": allows AI training" if allowed else "")
-    aipref = header == USAGE_HEADER
+    name = header.removesuffix(" header")
+    answer = yes_no(allowed, aipref=header == USAGE_HEADER)
     statement = Statement(
-        f"{header.split()[0]} {key}={yes_no(allowed, aipref=aipref)} (header {_WHERE[place]})",
+        f"{name} {key}={answer} (header {_WHERE[place]})",
         refuses=not allowed,
         covers=frozenset({place}),
     )
