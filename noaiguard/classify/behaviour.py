@@ -7,11 +7,17 @@ module keeps, per client address and per network (/24 for IPv4, /64 for IPv6), s
 counts of requests, images and pages, and scores them with the rules of
 :class:`~noaiguard.config.BehaviourConfig`.
 
-Memory is bounded: :class:`ClientTable` keeps its counters in one flat ``array`` (36 bytes per
+Memory is bounded: :class:`ClientTable` keeps its counters in one flat ``array`` (40 bytes per
 client) indexed through a dict, holds at most ``capacity`` clients, and when full replaces the
 least recently seen of a few sampled ones. A window is two fixed buckets, the current and the
 previous, with the previous weighted by how much of it still lies in the window (the usual
 sliding-window-counter estimate, within a few percent of an exact count).
+
+This runs on every request a site serves, and nearly every client is far below every limit. So
+each estimate also yields a *budget*: how many more requests the client can make in the same
+bucket before any rule could possibly fire (the estimate only falls as the previous bucket's
+weight shrinks, and each request adds at most one to each count). Until the budget is spent, a
+request is only counted; the estimate is made again when it is, or when a new bucket begins.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import array
 import functools
 import ipaddress
+import math
 import random
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -52,12 +59,14 @@ _PAGE_EXTENSIONS = frozenset(
     [".html", ".htm", ".php", ".asp", ".aspx", ".css", ".js", ".mjs", ".xml", ".json"]
 )
 
-# Fields of one client in ClientTable's array, at these offsets from slot * 9 (observe() writes
-# them as literals: it runs twice per request).
-_LAST, _START, _REQ, _REQ_PREV, _IMG, _IMG_PREV, _PAGE, _PAGE_PREV, _FLAGGED = range(9)
-_FIELDS = 9
+# Fields of one client in ClientTable's array, at these offsets from slot * 10 (observe() writes
+# them as literals: it runs twice per request). _BUDGET: requests left before the next estimate.
+_LAST, _START, _REQ, _REQ_PREV, _IMG, _IMG_PREV, _PAGE, _PAGE_PREV, _FLAGGED, _BUDGET = range(10)
+_FIELDS = 10
 _EVICTION_SAMPLE = 8
 _NEVER = float("inf")
+#: The most requests counted without an estimate (with every rule off, the budget is unbounded).
+_MAX_BUDGET = 1 << 20
 
 
 @functools.lru_cache(maxsize=8192)
@@ -94,7 +103,17 @@ Counts = tuple[float, float, float, int]
 class ClientTable:
     """Sliding-window counts for up to ``capacity`` keys, in bounded memory."""
 
-    def __init__(self, capacity: int, window_seconds: int, epoch: float) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        window_seconds: int,
+        epoch: float,
+        *,
+        limits: tuple[float, float] | None = None,
+    ) -> None:
+        """``limits``: the request and image counts at which the caller's rules may fire. With
+        them, :meth:`observe` counts a client within its budget without estimating (see the
+        module's docstring); without them it estimates every time."""
         self.capacity = capacity
         self.window = window_seconds
         self.epoch = int(epoch)
@@ -102,14 +121,16 @@ class ClientTable:
         self._keys: list[str] = []
         self._data = array.array("I")
         self._random = random.Random(0x6E6F6169)  # noqa: S311 - eviction sampling, not secrets
+        self._limits = limits
         #: Clients that had to make room for others.
         self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._slots)
 
-    def observe(self, key: str, kind: int, now: float) -> Counts:
-        """Count one request of ``kind`` from ``key`` at ``now``; return the window's counts.
+    def observe(self, key: str, kind: int, now: float) -> Counts | None:
+        """Count one request of ``kind`` from ``key`` at ``now``; return the window's counts,
+        or None when the client is within its budget, where no rule can fire.
 
         This runs twice per request (client and network), so it is written for speed: the
         field offsets are literals (see the layout at the top of the module) and the result is a
@@ -119,12 +140,22 @@ class ClientTable:
         slot = self._slots.get(key)
         if slot is None:
             slot = self._new_slot(key, t)
-        b = slot * 9
+        b = slot * 10
         data = self._data
         data[b] = t  # _LAST
         elapsed = t - data[b + 1]  # _START
         window = self.window
-        if elapsed >= window:  # a new bucket: the current one becomes the previous
+        if elapsed < window:
+            budget = data[b + 9]
+            if budget:  # the common case: count, and nothing to estimate
+                data[b + 9] = budget - 1
+                data[b + 2] += 1
+                if kind == IMAGE:
+                    data[b + 4] += 1
+                elif kind == PAGE:
+                    data[b + 6] += 1
+                return None
+        else:  # a new bucket: the current one becomes the previous
             if elapsed >= 2 * window:
                 data[b + 3] = data[b + 5] = data[b + 7] = 0
             else:
@@ -140,12 +171,34 @@ class ClientTable:
         elif kind == PAGE:
             pages = data[b + 6] = pages + 1
         share = 1.0 - elapsed / window
-        return (
+        counts = (
             requests + data[b + 3] * share,
             images + data[b + 5] * share,
             pages + data[b + 7] * share,
             data[b + 8],
         )
+        if self._limits is not None:
+            data[b + 9] = self._budget(counts, t)
+        return counts
+
+    def _budget(self, counts: Counts, t: int) -> int:
+        """How many more requests, in this bucket, cannot bring ``counts`` to a limit.
+
+        Within a bucket an estimate only rises by the requests counted (the previous bucket's
+        share falls), and each request adds one at most to each count; a rule fires when the
+        requests exceed their limit or the images reach theirs. A client in the penalty box
+        gets none: each of its requests must be checked.
+        """
+        requests, images, _, flagged = counts
+        if flagged > t:
+            return 0
+        request_limit, image_limit = self._limits or (_NEVER, _NEVER)
+        room = _MAX_BUDGET
+        if request_limit < _NEVER:  # fires above the limit: up to it is room
+            room = min(room, math.floor(request_limit - requests))
+        if image_limit < _NEVER:  # fires at the limit: room stops one short of it
+            room = min(room, math.ceil(image_limit - images) - 1)
+        return max(0, room)
 
     def flag(self, key: str, until: float, now: float) -> None:
         """Put ``key`` in the penalty box until ``until`` (epoch seconds)."""
@@ -154,6 +207,7 @@ class ClientTable:
             slot = self._new_slot(key, int(now) - self.epoch)
             self._data[slot * _FIELDS + _LAST] = int(now) - self.epoch
         self._data[slot * _FIELDS + _FLAGGED] = max(0, int(until) - self.epoch)
+        self._data[slot * _FIELDS + _BUDGET] = 0  # its next request is checked
 
     def flagged_until(self, key: str) -> float:
         """When ``key``'s penalty ends (epoch seconds), or 0."""
@@ -206,8 +260,6 @@ class Behaviour:
         self, config: BehaviourConfig, epoch: float, shared: SharedCounters | None = None
     ) -> None:
         self.config = config
-        self.clients = ClientTable(config.max_clients, config.window_seconds, epoch)
-        self.networks = ClientTable(config.max_networks, config.window_seconds, epoch)
         self.exempt = frozenset(config.exempt_categories)
         #: Counts shared with other instances (Redis), or None for this process alone.
         self.shared = shared
@@ -219,6 +271,20 @@ class Behaviour:
         self._page_ratio = config.image_burst.max_page_ratio
         self._network_limit = (
             float(config.network_burst.requests) if config.network_burst.enabled else _NEVER
+        )
+        # Budgets need every count to be in this process: none with shared counters.
+        alone = shared is None
+        self.clients = ClientTable(
+            config.max_clients,
+            config.window_seconds,
+            epoch,
+            limits=(self._burst_limit, self._image_limit) if alone else None,
+        )
+        self.networks = ClientTable(
+            config.max_networks,
+            config.window_seconds,
+            epoch,
+            limits=(self._network_limit, _NEVER) if alone else None,
         )
 
     def _combined(self, key: str, kind: int, local: Counts) -> Counts:
@@ -250,28 +316,35 @@ class Behaviour:
     ) -> Finding | None:
         """Count the request; a finding when the client's behaviour scores above zero."""
         kind = request_kind(path)
+        shared = self.shared
+        # None from a table: counted within the budget, where no rule can fire (the common case).
         mine = self.clients.observe(client_ip, kind, now)
-        if self.shared is not None:
+        if shared is not None:  # (no budgets then: the counts are always there)
+            assert mine is not None
             mine = self._combined(client_ip, kind, mine)
-        requests, images, pages, flagged = mine
-        if flagged and now < flagged + self.clients.epoch:
-            until = flagged + self.clients.epoch
-            return Finding(
-                self.config.block_score,
-                (f"in the penalty box for another {int(until - now)} s",),
-                penalised=True,
-            )
+        requests = images = pages = 0.0
+        burst = image_burst = network_burst = False
+        if mine is not None:
+            requests, images, pages, flagged = mine
+            if flagged and now < flagged + self.clients.epoch:
+                until = flagged + self.clients.epoch
+                return Finding(
+                    self.config.block_score,
+                    (f"in the penalty box for another {int(until - now)} s",),
+                    penalised=True,
+                )
+            burst = requests > self._burst_limit
+            image_burst = images >= self._image_limit and pages <= images * self._page_ratio
         network_requests = 0.0
         network = network_of(client_ip) if self._network_limit < _NEVER else ""
         if network:
             theirs = self.networks.observe(network, kind, now)
-            if self.shared is not None:
+            if shared is not None:
+                assert theirs is not None
                 theirs = self._combined(network, kind, theirs)
-            network_requests = theirs[0]
-        # The common case, cheaply: nothing over any limit.
-        burst = requests > self._burst_limit
-        image_burst = images >= self._image_limit and pages <= images * self._page_ratio
-        network_burst = network_requests > self._network_limit
+            if theirs is not None:
+                network_requests = theirs[0]
+                network_burst = network_requests > self._network_limit
         if not (burst or image_burst or network_burst):
             return None
         config = self.config

@@ -9,10 +9,12 @@ import tracemalloc
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noaiguard import Guard, parse_config
 from noaiguard.backends.memory import MemoryEventStore
-from noaiguard.classify.behaviour import IMAGE, PAGE, ClientTable, request_kind
+from noaiguard.classify.behaviour import IMAGE, PAGE, Behaviour, ClientTable, request_kind
 from noaiguard.config import Action
 from noaiguard.facts import RequestFacts
 from noaiguard.policy import Decision
@@ -194,6 +196,52 @@ def test_the_client_table_is_bounded_and_keeps_the_recently_seen() -> None:
     newest = sum(f"10.0.{n // 256}.{n % 256}" in table._slots for n in range(4900, 5000))
     oldest = sum(f"10.0.{n // 256}.{n % 256}" in table._slots for n in range(100))
     assert newest > 90 and oldest < 10
+
+
+_SMALL_LIMITS = parse_config(
+    "behaviour:\n"
+    "  window_seconds: 10\n"
+    "  burst: {requests: 25}\n"
+    "  image_burst: {images: 8, max_page_ratio: 0.2}\n"
+    "  network_burst: {requests: 40}\n"
+    "  penalty_seconds: 30\n"
+).behaviour
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.9.1"]),
+            st.sampled_from(["/", "/a.css", "/w.jpg", "/x.bin"]),
+            st.integers(1, 30),  # requests in a row, at one time
+            st.sampled_from([0.0, 0.01, 0.4, 2.5, 9.9, 10.0, 25.0]),  # then this much later
+        ),
+        max_size=60,
+    )
+)
+def test_budgets_never_change_a_finding(runs: list[tuple[str, str, int, float]]) -> None:
+    """Counting within a budget, without estimating, gives every request the same finding as
+    estimating each time, penalty box included."""
+    budgeted = Behaviour(_SMALL_LIMITS, epoch=0)
+    estimating = Behaviour(_SMALL_LIMITS, epoch=0)
+    for name in ("clients", "networks"):  # the same tables, without limits: no budgets
+        table = getattr(estimating, name)
+        setattr(estimating, name, ClientTable(table.capacity, table.window, 0))
+    now = 1000.0
+    for ip, path, repeat, step in runs:
+        for _ in range(repeat):
+            assert budgeted.observe(ip, path, now) == estimating.observe(ip, path, now)
+        now += step
+
+
+def test_a_budget_is_spent_and_then_the_client_is_estimated_again() -> None:
+    table = ClientTable(100, 60, 0, limits=(10.0, float("inf")))
+    assert table.observe("a", PAGE, 5) is not None  # the first request is estimated
+    quiet = [table.observe("a", PAGE, 5) for _ in range(9)]
+    assert quiet == [None] * 9  # nine more fit under the limit of ten
+    counts = table.observe("a", PAGE, 5)
+    assert counts is not None and counts[0] == 11  # and every one was counted
 
 
 def test_memory_per_tracked_client_is_under_200_bytes() -> None:
