@@ -403,9 +403,16 @@ class HeadInjector:
         return True
 
     def _on_end_tag(self, name: bytes, end: int) -> None:
-        if self._phase == _IN_HEAD and name in (b"head", b"html", b"body"):
-            self._decide_now()
-            return
+        if name in (b"head", b"html", b"body"):
+            if self._phase == _IN_HEAD:
+                self._decide_now()
+                return
+            if name != b"head" and self._html_end is None:
+                # Before any anchor, a browser has made and closed the head and the body here:
+                # whatever follows is outside them (comments after `</html>` hang from the
+                # document), so no place is left for a tag. Leave the page alone.
+                self.done = True
+                return
         self._pos = end
 
     # -- deciding -------------------------------------------------------------------------

@@ -186,6 +186,11 @@ def check_chunks(page: bytes, chunks: list[bytes], lookahead: int, others: bool)
     others=False,
     data=None,
 )
+@example(  # `</html>` before any anchor: the page is over for a browser, leave it alone
+    page=b"  versi- = content= name=robHTML></html><html><!DOCTYPE ht+\x00AD ots/><!---->",
+    others=False,
+    data=None,
+)
 @example(  # text in the head ends it: the robots meta after it is in the body
     page=b'<!doctype html><meta charset=utf-8> a=x<meta name="robots" content="index">',
     others=True,
