@@ -13,7 +13,7 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._types import Message, RawHeaders, Send
@@ -33,6 +33,8 @@ _CONTENT_LENGTH = b"content-length"
 _BODY = "http.response.body"
 _START = "http.response.start"
 _MAX_CONTENT_TYPES = 256
+#: The response headers the start looks at: those the signals depend on or merge with.
+_NOTED = frozenset({_CONTENT_TYPE, _CONTENT_ENCODING, _CONTENT_LENGTH, X_ROBOTS_TAG, *USAGE_NAMES})
 #: Paths whose response size is remembered; when full, the memory starts over.
 MAX_SIZES = 16384
 
@@ -88,6 +90,17 @@ class ResponseSignals:
         self.trap_link = trap_link(trap_path) if trap_path and self.has_meta else b""
         #: Per-crawler X-Robots-Tag lines (``img2dataset: noai``), if any are configured.
         self.agent_lines = bool(x_robots_tag.agent_tokens)
+        #: Every header line a response gets when none of them depends on its path or type and
+        #: it has none of its own (the usual case: appended as they are); else None.
+        self.constant_pairs: Pairs | None = None
+        if not x_robots_tag.has_rules and self.usage_constant is not None:
+            default = x_robots_tag.default
+            pair = x_robots_tag.header_for("/")
+            self.constant_pairs = (
+                ((pair,) if pair is not None else ())
+                + x_robots_tag.agent_lines(default)
+                + self.usage_constant
+            )
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
 
@@ -148,20 +161,31 @@ class ResponseSignals:
 
     def tag_page(self, path: str, page: bytes) -> bytes:
         """A whole page with the tag in its head (and the trap link before ``</body>``)."""
-        offset = self.head_ends.find(path, page, complete=True)
-        if offset is not None:
-            block = self.tags_for(path).block
-            page = page[:offset] + block + page[offset:]
-        else:
-            injector = self.injector(path)
-            page = injector.feed(page) + injector.finish()
-            if not injector.delta:
-                return page
+        tagged = self.tagged(path, page)
+        if tagged is not None:
+            return tagged
+        injector = self.injector(path)
+        page = injector.feed(page) + injector.finish()
+        if not injector.delta:
+            return page
         if self.trap_link:
             end = _body_end(page)
             if end >= 0:
                 page = page[:end] + self.trap_link + page[end:]
         return page
+
+    def tagged(self, path: str, page: bytes) -> bytes | None:
+        """A whole page with the tags, and the trap link, put in where an ordinary page has
+        room for them; None when the page is not ordinary (it then needs the injector)."""
+        offset = self.head_ends.find(path, page, complete=True)
+        if offset is None:
+            return None
+        block = self.tags_for(path).block
+        trap = self.trap_link
+        end = _body_end(page) if trap else -1
+        if end < offset:  # no trap link, or no </body> after the head
+            return b"".join((page[:offset], block, page[offset:]))
+        return b"".join((page[:offset], block, page[offset:end], trap, page[end:]))
 
     def injector(self, path: str) -> HeadInjector:
         """An injector for one streamed page at ``path`` (see :func:`tag_stream`)."""
@@ -242,10 +266,20 @@ class SignalingSend:
     def __call__(self, message: Message) -> Awaitable[None]:
         kind = message["type"]
         if kind == _BODY:
-            if self._held is None and self._injector is None:
+            held = self._held
+            if held is None and self._injector is None:
                 if self._outcome is not None:
                     self._outcome.bytes_sent += len(message.get("body", b""))
                 return self._send(message)
+            if held is not None and self._injector is None and not message.get("more_body"):
+                # The whole page in one message, as most pages come: tagged here, no scanner.
+                body = message.get("body", b"")
+                tagged = self._signals.tagged(self._path, body)
+                if tagged is not None:
+                    if self._outcome is not None:
+                        self._outcome.bytes_sent += len(tagged)
+                    start = self._release(len(tagged) - len(body))
+                    return _send_both(self._send, start, {"type": _BODY, "body": tagged})
             return self._rewrite_body(message)
         if kind != _START:
             # pathsend, trailers...: the body cannot be rewritten; send what is held as it was.
@@ -263,30 +297,22 @@ class SignalingSend:
         has_tag = has_usage = False
         length_index = -1
         for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
-            if name == _CONTENT_TYPE:
-                content_type = value
-            elif name == _CONTENT_LENGTH:
-                length_index = index
-            elif name == _CONTENT_ENCODING:
-                encoding = value
-            elif name == X_ROBOTS_TAG:
-                has_tag = True
-            elif name in USAGE_NAMES:
-                has_usage = True
-        if has_tag:
-            headers = list(raw)
-            media_type = content_type.decode("latin-1")
-            merge_x_robots_tag(headers, signals.x_robots_tag.directives_for(self._path, media_type))
+            if name in _NOTED:  # one set look-up for the headers of no interest
+                if name == _CONTENT_TYPE:
+                    content_type = value
+                elif name == _CONTENT_LENGTH:
+                    length_index = index
+                elif name == _CONTENT_ENCODING:
+                    encoding = value
+                elif name == X_ROBOTS_TAG:
+                    has_tag = True
+                else:
+                    has_usage = True
+        constant = signals.constant_pairs
+        if constant is not None and not (has_tag or has_usage):
+            headers = [*raw, *constant]
         else:
-            pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
-            headers = [*raw, pair] if pair is not None else list(raw)
-        if signals.agent_lines:
-            self._add_agent_lines(headers, raw, content_type, has_tag)
-        usage = signals.usage_constant
-        if usage is None:
-            usage = signals.usage.for_path(self._path) if signals.usage else ()
-        if usage:
-            headers += usage if not has_usage else signals.missing_usage(raw, usage)
+            headers = self._signal_headers(raw, content_type, has_tag, has_usage)
         message["headers"] = headers
         status = self.status = message.get("status", 200)
         if status == 200 and length_index >= 0:
@@ -305,6 +331,30 @@ class SignalingSend:
             return DONE
         return self._send(message)
 
+    def _signal_headers(
+        self,
+        raw: Sequence[tuple[bytes, bytes]],
+        content_type: bytes,
+        has_tag: bool,
+        has_usage: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """The response's headers with the signals, merged with those the app sent itself or
+        chosen by the path and type: everything the constant pairs cannot do."""
+        signals = self._signals
+        if has_tag:
+            headers = list(raw)
+            media_type = content_type.decode("latin-1")
+            merge_x_robots_tag(headers, signals.x_robots_tag.directives_for(self._path, media_type))
+        else:
+            pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
+            headers = [*raw, pair] if pair is not None else list(raw)
+        if signals.agent_lines:
+            self._add_agent_lines(headers, raw, content_type, has_tag)
+        usage = signals.usage_for(self._path)
+        if usage:
+            headers += usage if not has_usage else signals.missing_usage(raw, usage)
+        return headers
+
     def _add_agent_lines(
         self,
         headers: list[tuple[bytes, bytes]],
@@ -322,22 +372,17 @@ class SignalingSend:
             headers += lines
 
     async def _rewrite_body(self, message: Message) -> None:
+        """A page that comes in pieces, or one the fast search cannot place the tags in."""
         signals = self._signals
         body = message.get("body", b"")
         more = message.get("more_body", False)
         injector = self._injector
         if injector is None:
             offset = signals.head_ends.find(self._path, body, complete=not more)
-            if offset is not None:  # an ordinary page: no scanner needed
+            if offset is not None:  # an ordinary head, in the first piece: no scanner needed
                 block = signals.tags_for(self._path).block
                 body = body[:offset] + block + body[offset:]
-                added = len(block)
-                if signals.trap_link and not more:  # the whole page: the trap fits too
-                    end = _body_end(body)
-                    if end >= 0:
-                        body = body[:end] + signals.trap_link + body[end:]
-                        added += len(signals.trap_link)
-                await self._send(self._release(added))
+                await self._send(self._release(len(block)))
                 if self._outcome is not None:
                     self._outcome.bytes_sent += len(body)
                 await self._send({"type": _BODY, "body": body, "more_body": more})
