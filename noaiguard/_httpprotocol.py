@@ -28,8 +28,57 @@ _TIMEOUT_RESPONSE = (
 )
 
 
+class _HeadWithBody:
+    """The transport as a response cycle sees it: a response's head waits for the rest of the
+    event loop's turn, so that a head and a body the app sends together leave in one write.
+
+    uvicorn writes the head the moment the app sends ``http.response.start``. When the body
+    follows at once (a page whose start noaiguard held to put the meta tag in, or any response
+    made whole, as Starlette's are), the second write lands while the first is still being taken
+    in, and the pair costs about 4 us more than one write of both (benchmarks/README.md). A head
+    alone still leaves within the turn: a stream whose first piece comes later is not held up.
+    """
+
+    __slots__ = ("_head", "_loop", "_transport", "expect_head")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        #: The next write is a response's head (set when a request's cycle begins).
+        self.expect_head = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:  # the body, right behind its head: one write (writev) for both
+            self._head = None
+            self._transport.writelines((head, data))
+        elif self.expect_head:
+            self.expect_head = False
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        """The end of the turn: a head still waiting goes alone."""
+        head = self._head
+        if head is not None:
+            self._head = None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+
 class RequestTargetProtocol(HttpToolsProtocol):
-    """uvicorn's protocol, plus three things a server facing hostile clients needs.
+    """uvicorn's protocol, plus what a server facing hostile clients (and on every request of
+    a site) needs.
 
     - A request target that is not a plain path is kept (uvicorn drops the absolute form, which
       the proxy must see to refuse it).
@@ -40,6 +89,7 @@ class RequestTargetProtocol(HttpToolsProtocol):
       arriving for the second timeout ends the same way. Time the server itself spends not
       reading (flow control, while the app is busy with what came) does not count. An app sets
       the two in its lifespan state under :data:`CLIENT_TIMEOUTS`.
+    - A response's head and a body sent right after it go out in one write (:class:`_HeadWithBody`).
     """
 
     head_bytes = 0
@@ -51,6 +101,7 @@ class RequestTargetProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._writer = _HeadWithBody(transport, self.loop)
         self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -152,4 +203,9 @@ class RequestTargetProtocol(HttpToolsProtocol):
         self._head_done = True
         if self._has_body:
             self._start_body()
+        before = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not before:  # (an upgrade makes none)
+            cycle.transport = cast(asyncio.Transport, self._writer)
+            self._writer.expect_head = True
