@@ -77,7 +77,7 @@ class AuthEndpoint:
         self._timed = guard.metrics is not None
         # The answer that lets a request through, by path; one for every path when the signals
         # do not depend on it (no X-Robots-Tag rules, the same usage headers everywhere).
-        constant = not guard.x_robots_tag.has_rules and gate.signals.usage_constant is not None
+        constant = gate.signals.constant_pairs is not None
         self._allowed_everywhere = _allowed(gate, "/") if constant else None
         self._allowed_at = functools.lru_cache(maxsize=4096)(functools.partial(_allowed, gate))
         if guard.config.policy.block.status != REFUSED:

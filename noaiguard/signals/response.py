@@ -378,7 +378,8 @@ class SignalingSend:
         more = message.get("more_body", False)
         injector = self._injector
         if injector is None:
-            offset = signals.head_ends.find(self._path, body, complete=not more)
+            # (A whole page got here only because tagged() found no ordinary head in it.)
+            offset = signals.head_ends.find(self._path, body, complete=False) if more else None
             if offset is not None:  # an ordinary head, in the first piece: no scanner needed
                 block = signals.tags_for(self._path).block
                 body = body[:offset] + block + body[offset:]
