@@ -148,8 +148,10 @@ class SharedCounters:
         self._sync_seconds = sync_seconds
         self._clock = clock
         self._lock = threading.Lock()
+        self._merging = threading.Lock()  # one merge at a time
         self._pending: _Bucketed = {}  # counted here, not yet merged
         self._pending_by_key: dict[str, int] = {}  # the same, summed per key, for total()
+        self._in_flight: dict[str, int] = {}  # handed to a merge that has not answered yet
         self._merged: dict[str, int] = {}  # every instance's totals over the window, last merge
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,7 +170,11 @@ class SharedCounters:
     def total(self, key: str) -> int:
         """The window's count for ``key`` across instances: last merge plus local news."""
         with self._lock:
-            return self._merged.get(key, 0) + self._pending_by_key.get(key, 0)
+            return (
+                self._merged.get(key, 0)
+                + self._pending_by_key.get(key, 0)
+                + self._in_flight.get(key, 0)
+            )
 
     # -- background -----------------------------------------------------------------------
 
@@ -187,14 +193,22 @@ class SharedCounters:
 
     def sync(self) -> bool:
         """Merge now; True if the shared store answered. (The thread calls this every period.)"""
+        with self._merging:
+            return self._sync()
+
+    def _sync(self) -> bool:
         now_bucket = int(self._clock()) // self._bucket_seconds
         buckets = list(range(now_bucket - self._buckets_per_window + 1, now_bucket + 1))
         with self._lock:
-            pending, self._pending, self._pending_by_key = self._pending, {}, {}
+            # The counts being merged still count until the merge answers: a total never drops
+            # while one is under way.
+            pending, self._pending = self._pending, {}
+            self._in_flight, self._pending_by_key = self._pending_by_key, {}
         try:
             merged = self._store.merge(pending, buckets)
         except StoreError as exc:
             with self._lock:  # keep the counts for the next merge (old buckets fall away)
+                self._in_flight = {}
                 for (bucket, key), count in pending.items():
                     if bucket >= buckets[0]:
                         self._pending[bucket, key] = self._pending.get((bucket, key), 0) + count
@@ -204,7 +218,7 @@ class SharedCounters:
                 self._failing = True
             return False
         with self._lock:
-            self._merged = merged
+            self._merged, self._in_flight = merged, {}
         if self._failing:
             logger.warning("shared counters reachable again")
             self._failing = False
