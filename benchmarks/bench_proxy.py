@@ -14,6 +14,11 @@ Targets, all in front of the same upstream (``_bench_upstream.py`` under uvicorn
   load); the tracking itself still runs on every request;
 - ``nginx``: nginx as a reverse proxy with upstream keep-alive, one process, when installed.
 
+With ``--breakdown``, two more ``noaiguard proxy`` targets show where the guard's cost goes:
+``no-signals`` (the policy and behaviour tracking on every request, but no response signal: no
+header lines, no meta tag, no trap link) and ``no-judging`` (every signal, but no behaviour
+tracking and no crawler verification).
+
 Each proxy gets one worker on CPU 0; the upstream and wrk share CPU 1. Scenarios: a 2 KB HTML page
 (its ``<head>`` gets the meta tag) and a 200 KB image. Then each proxy relays a 1 GiB download
 while its resident memory is sampled, and the growth over its resting size is reported.
@@ -22,7 +27,7 @@ Goals (medians over rounds of the ratio within each round): noaiguard at least 0
 pass-through on both scenarios, and at least 0.5x nginx on the HTML page.
 Timings are printed, never asserted.
 
-    python benchmarks/bench_proxy.py [--duration 10] [--rounds 3] [--connections 32]
+    python benchmarks/bench_proxy.py [--duration 10] [--rounds 3] [--connections 32] [--breakdown]
 """
 
 from __future__ import annotations
@@ -61,6 +66,22 @@ TARGETS = ("direct", "bare", "httpx-default", "noaiguard", "nginx")
 #: The targets whose memory is sampled during the 1 GiB download.
 DOWNLOAD_TARGETS = ("bare", "noaiguard", "nginx")
 DOWNLOAD = 1024 * 1024 * 1024
+#: The behaviour limits raised out of wrk's reach (see ``noaiguard`` above).
+UNREACHABLE_LIMITS = (
+    "behaviour:\n"
+    "  burst: {requests: 1000000000}\n"
+    "  image_burst: {images: 1000000000}\n"
+    "  network_burst: {requests: 1000000000}\n"
+)
+#: ``--breakdown``: the guard with parts of it switched off, by configuration.
+BREAKDOWN = {
+    "no-signals": UNREACHABLE_LIMITS + "signals:\n"
+    "  x_robots_tag: {enabled: false}\n"
+    "  html_meta: {enabled: false}\n"
+    "  content_usage: {header: false}\n"
+    "  tdmrep: {header: false}\n",
+    "no-judging": "behaviour: {enabled: false}\nagents: {verify: false}\n",
+}
 
 NGINX_CONF = """
 daemon off;
@@ -139,7 +160,7 @@ def started(name: str, command: list[str], port: int, log: Path) -> Iterator[Run
 
 @contextlib.contextmanager
 def all_targets(
-    tmp: Path, server_cpu: list[str], other_cpu: list[str]
+    tmp: Path, server_cpu: list[str], other_cpu: list[str], *, breakdown: bool = False
 ) -> Iterator[dict[str, Running]]:
     upstream_port = free_port()
     upstream = [
@@ -161,14 +182,10 @@ def all_targets(
         "httptools" if have("httptools") else "h11",
     ]
     upstream_url = f"http://127.0.0.1:{upstream_port}"
-    ports = {name: free_port() for name in TARGETS[1:]}
+    extra = tuple(BREAKDOWN) if breakdown else ()
+    ports = {name: free_port() for name in (*TARGETS[1:], *extra)}
     guard_config = tmp / "noaiguard.yaml"
-    guard_config.write_text(
-        "behaviour:\n"
-        "  burst: {requests: 1000000000}\n"
-        "  image_burst: {images: 1000000000}\n"
-        "  network_burst: {requests: 1000000000}\n"
-    )
+    guard_config.write_text(UNREACHABLE_LIMITS)
     commands = {
         "bare": [
             *server_cpu,
@@ -186,20 +203,12 @@ def all_targets(
             "--transport",
             "httpx",
         ],
-        "noaiguard": [
-            *server_cpu,
-            str(Path(sys.executable).parent / "noaiguard"),
-            "proxy",
-            "--upstream",
-            upstream_url,
-            "--port",
-            str(ports["noaiguard"]),
-            "--store",
-            "memory://",
-            "--config",
-            str(guard_config),
-        ],
+        "noaiguard": _guard_command(server_cpu, upstream_url, ports["noaiguard"], guard_config),
     }
+    for name in extra:
+        config = tmp / f"{name}.yaml"
+        config.write_text(BREAKDOWN[name])
+        commands[name] = _guard_command(server_cpu, upstream_url, ports[name], config)
     nginx = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if Path(p).exists()), None)
     if nginx:
         conf = tmp / "nginx.conf"
@@ -220,12 +229,30 @@ def all_targets(
         yield targets
 
 
+def _guard_command(server_cpu: list[str], upstream_url: str, port: int, config: Path) -> list[str]:
+    """``noaiguard proxy``, as a user runs it, with ``config`` and events in memory."""
+    return [
+        *server_cpu,
+        str(Path(sys.executable).parent / "noaiguard"),
+        "proxy",
+        "--upstream",
+        upstream_url,
+        "--port",
+        str(port),
+        "--store",
+        "memory://",
+        "--config",
+        str(config),
+    ]
+
+
 def check(targets: dict[str, Running]) -> None:
-    """The guarded proxy signals and the others do not, else the comparison is void."""
+    """The guarded proxies signal and the others do not, else the comparison is void."""
+    signalling = {"noaiguard", "no-judging"}
     for name, target in targets.items():
         response, body = fetch(target.port, "/page.html", USER_AGENTS[0])
         signalled = response.getheader("x-robots-tag") is not None and b'name="robots"' in body
-        if response.status != 200 or signalled != (name == "noaiguard"):
+        if response.status != 200 or signalled != (name in signalling):
             raise SystemExit(f"{name}: status {response.status}, signals {signalled}")
 
 
@@ -272,6 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also run noaiguard without its response signals, and without behaviour tracking",
+    )
     args = parser.parse_args(argv)
     if not need_wrk():
         return 2
@@ -285,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="noaiguard-bench-proxy-") as tmp_name:
         tmp = Path(tmp_name)
-        with all_targets(tmp, server_cpu, other_cpu) as targets:
+        with all_targets(tmp, server_cpu, other_cpu, breakdown=args.breakdown) as targets:
             if "nginx" not in targets:
                 print("nginx is not installed (apt-get install nginx): compared without it")
             check(targets)
@@ -318,6 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     memory[name] = download_memory(targets[name])
     report(results, memory)
     return 0
+
+
+def _round_ratios(these: Sequence[Load], those: Sequence[Load]) -> str:
+    """The throughput ratio within each round, for the spread behind the median."""
+    return " ".join(f"{a.rps / b.rps:.3f}" for a, b in zip(these, those, strict=True))
 
 
 def _cpu(loads: list[Load]) -> str:
@@ -358,7 +395,17 @@ def report(
     for scenario, by_target in results.items():
         ratio = median_ratio(by_target["noaiguard"], by_target["bare"])
         verdict = "PASS" if ratio >= 0.9 else "MISS"
-        print(f"{scenario}: noaiguard / bare pass-through = {ratio:.3f} (goal >= 0.9) {verdict}")
+        print(
+            f"{scenario}: noaiguard / bare pass-through = {ratio:.3f} (goal >= 0.9) {verdict}"
+            f"; by round {_round_ratios(by_target['noaiguard'], by_target['bare'])}"
+        )
+        for name in BREAKDOWN:
+            if name in by_target:
+                part = median_ratio(by_target[name], by_target["bare"])
+                print(
+                    f"{scenario}: noaiguard {name} / bare pass-through = {part:.3f} (info)"
+                    f"; by round {_round_ratios(by_target[name], by_target['bare'])}"
+                )
         httpx_ratio = median_ratio(by_target["httpx-default"], by_target["bare"])
         print(f"{scenario}: bare on httpx's default transport / bare = {httpx_ratio:.3f} (info)")
         if "nginx" in by_target:
