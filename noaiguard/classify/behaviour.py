@@ -18,6 +18,14 @@ each estimate also yields a *budget*: how many more requests the client can make
 bucket before any rule could possibly fire (the estimate only falls as the previous bucket's
 weight shrinks, and each request adds at most one to each count). Until the budget is spent, a
 request is only counted; the estimate is made again when it is, or when a new bucket begins.
+
+Counting within a budget in the table itself still costs a dozen operations on its array, each
+boxing and unboxing a number, for two tables. So a client's budget is handed out as a *pass*: a
+small list that :meth:`Behaviour.count` updates in a few cheap steps, together with the pass of
+its network. What a pass counted goes into the table (is *settled*) before the table looks at
+that client again, so every estimate sees every request; and a pass ends with its client's
+bucket, so its counts land in the bucket they belong to. Passes are kept for at most
+:data:`MAX_PASSES` clients at a time (the others are counted in the table, as before).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import ipaddress
 import math
 import random
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..config import BehaviourConfig
 from ..counters import SharedCounters
@@ -63,6 +71,12 @@ _PAGE_EXTENSIONS = frozenset(
 # them as literals: it runs twice per request). _BUDGET: requests left before the next estimate.
 _LAST, _START, _REQ, _REQ_PREV, _IMG, _IMG_PREV, _PAGE, _PAGE_PREV, _FLAGGED, _BUDGET = range(10)
 _FIELDS = 10
+# Fields of a pass (a list): requests left in it, requests granted, images and pages counted,
+# the last request's time and the end of its bucket (table seconds), its slot in the table,
+# and (for a client) its network's pass, or None when networks are not tracked.
+_LEFT, _GRANTED, _P_IMG, _P_PAGE, _P_LAST, _P_END, _P_SLOT, _P_NETWORK = range(8)
+#: The most clients (and networks) holding a pass at a time.
+MAX_PASSES = 65536
 _EVICTION_SAMPLE = 8
 _NEVER = float("inf")
 #: The most requests counted without an estimate (with every rule off, the budget is unbounded).
@@ -124,6 +138,9 @@ class ClientTable:
         self._limits = limits
         #: Clients that had to make room for others.
         self.evicted = 0
+        #: The passes handed out, by key (see the module's docstring and :meth:`hand_out`).
+        self.passes: dict[str, list[Any]] = {}
+        self._sweep_after = 0
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -137,6 +154,10 @@ class ClientTable:
         plain tuple (:data:`Counts`).
         """
         t = int(now) - self.epoch
+        if self.passes:
+            held = self.passes.get(key)
+            if held is not None:
+                self._settle(key, held)
         slot = self._slots.get(key)
         if slot is None:
             slot = self._new_slot(key, t)
@@ -200,8 +221,65 @@ class ClientTable:
             room = min(room, math.ceil(image_limit - images) - 1)
         return max(0, room)
 
+    def hand_out(self, key: str, now: float) -> list[Any] | None:
+        """Hand ``key``'s budget out as its pass, right after :meth:`observe` counted it; the
+        pass (its budget may be 0), or None when :data:`MAX_PASSES` others hold one.
+
+        The table keeps the key marked as seen until the pass ends, so that a client counted
+        only in its pass is not taken for an idle one and evicted.
+        """
+        passes = self.passes
+        held = passes.get(key)
+        slot = self._slots[key]
+        b = slot * _FIELDS
+        data = self._data
+        left = data[b + _BUDGET]
+        if held is None:
+            if not left or (len(passes) >= MAX_PASSES and not self._sweep(int(now) - self.epoch)):
+                return None
+            held = passes[key] = [0, 0, 0, 0, 0, 0, slot, None]
+        data[b + _BUDGET] = 0
+        held[_LEFT] = held[_GRANTED] = left
+        held[_P_IMG] = held[_P_PAGE] = 0
+        held[_P_LAST] = data[b + _LAST]
+        held[_P_END] = end = data[b + _START] + self.window
+        held[_P_SLOT] = slot
+        data[b + _LAST] = end
+        return held
+
+    def _settle(self, key: str, held: list[Any]) -> None:
+        """Put what ``key``'s pass counted into the table, with the budget it did not spend;
+        the pass stays, empty, until it is handed out again."""
+        slot = held[_P_SLOT]
+        left = held[_LEFT]
+        if self._keys[slot] == key:  # (else the key was evicted, and its counts with it)
+            b = slot * _FIELDS
+            data = self._data
+            data[b + _REQ] += held[_GRANTED] - left
+            data[b + _IMG] += held[_P_IMG]
+            data[b + _PAGE] += held[_P_PAGE]
+            data[b + _LAST] = held[_P_LAST]
+            data[b + _BUDGET] = left
+        held[_LEFT] = held[_GRANTED] = held[_P_IMG] = held[_P_PAGE] = 0
+
+    def _sweep(self, t: int) -> bool:
+        """Settle and drop the passes whose bucket has ended; whether any room was made. A
+        sweep that finds none is not tried again within the same second."""
+        if t < self._sweep_after:
+            return False
+        passes = self.passes
+        ended = [key for key, held in passes.items() if held[_P_END] <= t]
+        for key in ended:
+            self._settle(key, passes.pop(key))
+        if not ended:
+            self._sweep_after = t + 1
+        return bool(ended)
+
     def flag(self, key: str, until: float, now: float) -> None:
         """Put ``key`` in the penalty box until ``until`` (epoch seconds)."""
+        held = self.passes.get(key)
+        if held is not None:
+            self._settle(key, held)
         slot = self._slots.get(key)
         if slot is None:
             slot = self._new_slot(key, int(now) - self.epoch)
@@ -224,7 +302,11 @@ class ClientTable:
             self._data.extend((0,) * _FIELDS)
         else:
             slot = self._victim()
-            del self._slots[self._keys[slot]]
+            evicted = self._keys[slot]
+            del self._slots[evicted]
+            held = self.passes.pop(evicted, None)
+            if held is not None:
+                held[_LEFT] = 0  # what it counts from now on goes with it
             self._keys[slot] = key
             base = slot * _FIELDS
             self._data[base : base + _FIELDS] = array.array("I", (0,) * _FIELDS)
@@ -286,6 +368,9 @@ class Behaviour:
             epoch,
             limits=(self._network_limit, _NEVER) if alone else None,
         )
+        self._epoch = self.clients.epoch
+        #: Whether budgets are handed out as passes (not with shared counters: no budgets).
+        self._passing = alone
 
     def _combined(self, key: str, kind: int, local: Counts) -> Counts:
         """This instance's counts, or every instance's where those are higher."""
@@ -303,6 +388,50 @@ class Behaviour:
             max(pages, shared.total("p:" + key)),
             flagged,
         )
+
+    def count(self, client_ip: str, path: str, now: float) -> bool:
+        """Count a request on its client's pass and its network's: True when both had room
+        left in their bucket; False when either had none, and nothing was counted: then
+        :meth:`observe` must judge it (see the module's docstring on passes).
+
+        This is the request path of nearly every visit: a look-up and a few steps on two lists.
+        """
+        held = self.clients.passes.get(client_ip)
+        if held is None:
+            return False
+        t = int(now) - self._epoch
+        if not held[0] or t >= held[5]:  # _LEFT, _P_END
+            return False
+        network = held[7]  # _P_NETWORK
+        if network is not None and (not network[0] or t >= network[5]):
+            return False
+        held[0] -= 1
+        held[4] = t  # _P_LAST
+        kind = request_kind(path)
+        if kind == PAGE:
+            held[3] += 1  # _P_PAGE
+        elif kind == IMAGE:
+            held[2] += 1  # _P_IMG
+        if network is not None:
+            network[0] -= 1
+            network[4] = t
+            if kind == PAGE:
+                network[3] += 1
+            elif kind == IMAGE:
+                network[2] += 1
+        return True
+
+    def _hand_out(self, client_ip: str, network: str, now: float) -> None:
+        """After :meth:`observe`: the budgets left to the client and its network, as passes
+        for :meth:`count`; none while either has no room, so that it is estimated again."""
+        network_pass = None
+        if network:
+            network_pass = self.networks.hand_out(network, now)
+            if network_pass is None or not network_pass[_LEFT]:
+                return
+        held = self.clients.hand_out(client_ip, now)
+        if held is not None:
+            held[_P_NETWORK] = network_pass
 
     def observe(
         self,
@@ -346,6 +475,8 @@ class Behaviour:
                 network_requests = theirs[0]
                 network_burst = network_requests > self._network_limit
         if not (burst or image_burst or network_burst):
+            if self._passing:
+                self._hand_out(client_ip, network, now)
             return None
         config = self.config
         window = config.window_seconds

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from noaiguard import Guard, parse_config
 from noaiguard.backends.memory import MemoryEventStore
+from noaiguard.classify import behaviour as behaviour_module
 from noaiguard.classify.behaviour import IMAGE, PAGE, Behaviour, ClientTable, request_kind
 from noaiguard.config import Action
 from noaiguard.facts import RequestFacts
@@ -215,24 +216,95 @@ _SMALL_LIMITS = parse_config(
             st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.9.1"]),
             st.sampled_from(["/", "/a.css", "/w.jpg", "/x.bin"]),
             st.integers(1, 30),  # requests in a row, at one time
-            st.sampled_from([0.0, 0.01, 0.4, 2.5, 9.9, 10.0, 25.0]),  # then this much later
+            st.sampled_from([0.0, 0.01, 0.4, 0.6, 1.0, 2.5, 9.4, 9.9, 10.0, 25.0]),  # then later
+            st.booleans(),  # the client walks into the trap first (the penalty box)
         ),
         max_size=60,
     )
 )
-def test_budgets_never_change_a_finding(runs: list[tuple[str, str, int, float]]) -> None:
-    """Counting within a budget, without estimating, gives every request the same finding as
-    estimating each time, penalty box included."""
+def test_budgets_and_passes_never_change_a_finding(
+    runs: list[tuple[str, str, int, float, bool]],
+) -> None:
+    """Counting on a pass, or within a budget, without estimating, gives every request the same
+    finding as estimating each time, penalty box included; the request path asks count() first
+    and observe() when it says no, as Guard.count_only and Guard.judge do."""
     budgeted = Behaviour(_SMALL_LIMITS, epoch=0)
     estimating = Behaviour(_SMALL_LIMITS, epoch=0)
     for name in ("clients", "networks"):  # the same tables, without limits: no budgets
         table = getattr(estimating, name)
         setattr(estimating, name, ClientTable(table.capacity, table.window, 0))
     now = 1000.0
-    for ip, path, repeat, step in runs:
+    counted = 0
+    for ip, path, repeat, step, trapped in runs:
+        if trapped:
+            for behaviour in (budgeted, estimating):
+                behaviour.clients.flag(ip, now + 30, now)
         for _ in range(repeat):
-            assert budgeted.observe(ip, path, now) == estimating.observe(ip, path, now)
+            expected = estimating.observe(ip, path, now)
+            if budgeted.count(ip, path, now):
+                counted += 1
+                assert expected is None
+            else:
+                assert budgeted.observe(ip, path, now) == expected
+        for name in ("clients", "networks"):  # what every client and network has done, so far
+            assert _windows(getattr(budgeted, name), now) == _windows(
+                getattr(estimating, name), now
+            )
         now += step
+    assert estimating.count("10.0.0.1", "/", now) is False  # no budgets, so no passes
+
+
+def _windows(table: ClientTable, now: float) -> dict[str, tuple[float, float, float]]:
+    """Each key's requests, images and pages in the window at ``now``, as the table would
+    estimate them, with what passes counted settled in first."""
+    for key, held in list(table.passes.items()):
+        table._settle(key, held)
+    t = int(now) - table.epoch
+    windows = {}
+    for key, slot in table._slots.items():
+        start, req, req_prev, img, img_prev, page, page_prev = table._data[
+            slot * 10 + 1 : slot * 10 + 8
+        ]
+        elapsed = t - start
+        if elapsed >= 2 * table.window:
+            req = req_prev = img = img_prev = page = page_prev = 0
+        elif elapsed >= table.window:
+            req_prev, img_prev, page_prev, req, img, page = req, img, page, 0, 0, 0
+        share = 1.0 - (elapsed % table.window) / table.window
+        windows[key] = (req + req_prev * share, img + img_prev * share, page + page_prev * share)
+    return windows
+
+
+def test_a_pass_counts_every_request_into_the_table() -> None:
+    """What a pass counted is in the estimate the next time the client is judged in full."""
+    behaviour = Behaviour(_SMALL_LIMITS, epoch=0)
+    assert behaviour.observe("10.0.0.1", "/w.jpg", 100.0) is None  # estimated, pass handed out
+    taken = 0
+    while behaviour.count("10.0.0.1", "/w.jpg", 100.0):
+        taken += 1
+    assert taken == 6  # image_burst fires at 8 images: the 1st, 6 on the pass, the 8th estimated
+    finding = behaviour.observe("10.0.0.1", "/w.jpg", 100.0)
+    assert finding is not None and "8 images" in finding.reasons[0]
+
+
+def test_a_pass_ends_with_its_bucket() -> None:
+    behaviour = Behaviour(_SMALL_LIMITS, epoch=0)  # window: 10 s
+    behaviour.observe("10.0.0.1", "/", 100.0)
+    assert behaviour.count("10.0.0.1", "/", 109.9)
+    assert not behaviour.count("10.0.0.1", "/", 110.0)  # the next bucket: estimated again
+    assert behaviour.observe("10.0.0.1", "/", 110.0) is None
+    assert behaviour.count("10.0.0.1", "/", 110.0)
+
+
+def test_passes_are_bounded_and_ended_ones_make_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(behaviour_module, "MAX_PASSES", 3)
+    behaviour = Behaviour(_SMALL_LIMITS, epoch=0)
+    for n in range(5):
+        behaviour.observe(f"10.0.{n}.1", "/", 100.0)
+    assert len(behaviour.clients.passes) == 3
+    assert behaviour.count("10.0.4.1", "/", 100.0) is False  # no pass: counted in the table
+    behaviour.observe("10.0.5.1", "/", 111.0)  # the others' buckets have ended: room again
+    assert "10.0.5.1" in behaviour.clients.passes and len(behaviour.clients.passes) == 1
 
 
 def test_a_budget_is_spent_and_then_the_client_is_estimated_again() -> None:
