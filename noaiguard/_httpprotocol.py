@@ -12,6 +12,8 @@ from typing import Any, cast
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ._types import HEADER_LINES
+
 #: Bytes of request line and headers a client may send; beyond it the request gets a 400 and the
 #: connection is closed, before the headers can fill memory. nginx allows 32 KiB by default.
 MAX_REQUEST_HEAD = 64 * 1024
@@ -39,7 +41,7 @@ class _HeadWithBody:
     alone still leaves within the turn: a stream whose first piece comes later is not held up.
     """
 
-    __slots__ = ("_head", "_loop", "_transport", "expect_head")
+    __slots__ = ("_head", "_loop", "_transport", "expect_head", "header_lines", "offer")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
@@ -47,8 +49,24 @@ class _HeadWithBody:
         self._head: bytes | None = None
         #: The next write is a response's head (set when a request's cycle begins).
         self.expect_head = False
+        #: Header lines for the head written next (see :meth:`add_header_lines`).
+        self.header_lines: bytes | None = None
+        #: What ``scope["extensions"]`` offers for :data:`~noaiguard._types.HEADER_LINES`.
+        self.offer = {"add": self.add_header_lines}
+
+    def add_header_lines(self, lines: bytes) -> None:
+        """Put ``lines`` in the next response head written on this connection, after its own
+        headers (the :data:`~noaiguard._types.HEADER_LINES` extension; an app calls this right
+        before it sends that response's start). One response is written at a time on a
+        connection, and uvicorn writes a head in one piece, so the next head is that response's.
+        """
+        self.header_lines = lines
 
     def write(self, data: bytes) -> None:
+        lines = self.header_lines
+        if lines is not None:  # a head: it ends with its blank line, and the lines go before it
+            self.header_lines = None
+            data = b"".join((data[:-2], lines, b"\r\n"))
         head = self._head
         if head is not None:  # the body, right behind its head: one write (writev) for both
             self._head = None
@@ -90,6 +108,8 @@ class RequestTargetProtocol(HttpToolsProtocol):
       reading (flow control, while the app is busy with what came) does not count. An app sets
       the two in its lifespan state under :data:`CLIENT_TIMEOUTS`.
     - A response's head and a body sent right after it go out in one write (:class:`_HeadWithBody`).
+    - Header lines an app has encoded and checked go in as they are
+      (:data:`~noaiguard._types.HEADER_LINES`).
     """
 
     head_bytes = 0
@@ -196,9 +216,10 @@ class RequestTargetProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         target: bytes = self.url
+        extensions: dict[str, Any] = {HEADER_LINES: self._writer.offer}
         if target[:1] != b"/" and target != b"*":
-            extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
             extensions[TARGET_EXTENSION] = target
+        self.scope["extensions"] = extensions
         self._stop_timer()
         self._head_done = True
         if self._has_body:

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .agents import AgentDB
 from .backends import EventStore, open_event_store
@@ -52,6 +52,16 @@ logger = logging.getLogger("noaiguard")
 #: Clients remembered as having fetched robots.txt (the least recent are forgotten).
 _MAX_ROBOTS_READERS = 100_000
 decision_logger = logging.getLogger("noaiguard.decision")
+
+
+class FastDecision(NamedTuple):
+    """A decision made from the User-Agent alone, and what judging it involves."""
+
+    decision: Decision
+    #: The client claims a crawler whose addresses can be checked: judging checks them.
+    verify: bool
+    #: Behaviour detection counts this client's requests (it is not refused already, nor exempt).
+    tracked: bool
 
 
 class Guard:
@@ -181,12 +191,12 @@ class Guard:
         self.served_sizes: dict[str, bytes] = {}
         # Without path or method rules a decision depends on the User-Agent alone, so the
         # middleware's fast path can look it up by the raw header bytes.
+        cache = functools.lru_cache(maxsize=self.config.agents.cache_size)
         self._decision_by_raw_user_agent = (
-            None
-            if self.config.policy.rules
-            else functools.lru_cache(maxsize=self.config.agents.cache_size)(
-                self._decide_raw_user_agent
-            )
+            None if self.config.policy.rules else cache(self._decide_raw_user_agent)
+        )
+        self._fast_by_raw_user_agent = (
+            None if self.config.policy.rules else cache(self._fast_decision)
         )
 
     @classmethod
@@ -345,6 +355,48 @@ class Guard:
 
     def _decide_raw_user_agent(self, raw: bytes) -> Decision:
         return self.policy.decide(self.classifier.user_agent(raw.decode("latin-1")))
+
+    def fast_decision(self, raw: bytes) -> FastDecision | None:
+        """:meth:`decide_by_user_agent`, with what :meth:`judge` will have to do for it worked
+        out once per User-Agent too; for the front doors' fast path (see :meth:`count_only`)."""
+        cached = self._fast_by_raw_user_agent
+        if cached is None or len(raw) > MAX_CACHED_LENGTH:
+            return None
+        return cached(raw)
+
+    def _fast_decision(self, raw: bytes) -> FastDecision:
+        decision = self.decide_by_user_agent(raw)
+        assert decision is not None
+        verdict = decision.verdict
+        agent = verdict.agent
+        behaviour = self.behaviour
+        return FastDecision(
+            decision,
+            verify=agent is not None and agent.verify is not None and self.verifier is not None,
+            tracked=behaviour is not None
+            and decision.action not in (Action.BLOCK, Action.TARPIT)
+            and verdict.category not in behaviour.exempt,
+        )
+
+    def count_only(self, fast: FastDecision, client_ip: str, path: str) -> bool:
+        """Judge the request of a :class:`FastDecision` in the common case, where judging only
+        counts it: True when :meth:`judge` would return the decision as it is, and the request
+        has been counted (for a client behaviour counts); False when :meth:`judge` must decide,
+        and nothing was counted.
+
+        Only a client that claims a verifiable crawler, has fetched robots.txt, walks into the
+        trap, or is at or near a behaviour limit needs more (see :meth:`judge`).
+        """
+        if fast.verify:
+            return False
+        if self._robots_readers and client_ip in self._robots_readers:
+            return False
+        if self.trap_path and path.startswith(self.trap_path):
+            return False
+        behaviour = self.behaviour
+        if behaviour is None or not fast.tracked:
+            return True
+        return behaviour.count(client_ip, path, self.clock())
 
     def record(
         self,

@@ -31,7 +31,14 @@ from .guard import Guard
 from .policy import Decision
 from .signals.headers import X_ROBOTS_TAG, merge_x_robots_tag
 from .signals.imagestamp import ImageStamping
-from .signals.response import Outcome, ResponseSignals, SignalingSend, header_value
+from .signals.response import (
+    RESPONSE_STATUS,
+    Outcome,
+    RecordingSend,
+    ResponseSignals,
+    SignalingSend,
+    header_value,
+)
 from .signals.siterobots import (
     CONDITIONAL_HEADERS,
     FAILED,
@@ -63,7 +70,12 @@ class NoAIGuardMiddleware:
     built-in defaults; pass ``guard`` instead to share one engine between several front doors.
     A broken config raises :class:`~noaiguard.errors.ConfigError` here, before anything is served.
     ``endpoints`` maps paths to ASGI apps that answer them before any policy applies (the
-    proxy's health check).
+    proxy's health check). ``app_signals`` are the response signals of an app that puts them in
+    its responses itself, as noaiguard's proxy does while it builds each response from the
+    upstream's (one pass over the headers, and a page tagged before its head goes out, instead
+    of a second layer that holds the head and rebuilds both): the middleware then passes that
+    app's responses on as they are, and reads each one's status from the request state
+    (:data:`~noaiguard.signals.response.RESPONSE_STATUS`).
     """
 
     def __init__(
@@ -73,6 +85,7 @@ class NoAIGuardMiddleware:
         *,
         guard: Guard | None = None,
         endpoints: Mapping[str, ASGIApp] | None = None,
+        app_signals: ResponseSignals | None = None,
     ) -> None:
         guard = guard if guard is not None else Guard.of(config)
         self.app = app
@@ -93,7 +106,9 @@ class NoAIGuardMiddleware:
             else None
         )
         self._tally = self.guard.tally
-        self._signals = ResponseSignals.of(guard)
+        self._signals = app_signals if app_signals is not None else ResponseSignals.of(guard)
+        #: True when the app signals its responses itself (see ``app_signals``).
+        self._app_signals = app_signals is not None
         stamp = guard.config.signals.stamp_images
         #: Stamps the opt-out into image responses (None: off, the default).
         self._stamping = ImageStamping(stamp) if stamp.enabled else None
@@ -103,11 +118,12 @@ class NoAIGuardMiddleware:
             | frozenset(guard.own_files)
             | ({_ROBOTS_PATH} if guard.robots is not None else frozenset())
         )
-        self._decide_by_user_agent = guard.decide_by_user_agent
+        self._fast_decision = guard.fast_decision
         # The client's address (verification, behaviour) is judged on the fast path too: the
         # socket's, or X-Forwarded-For's through the trusted proxies.
         self._judging = guard.behaviour is not None or guard.verifier is not None
         self._trusted = guard.trusted_proxies
+        self._peer_only = not guard.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,15 +141,23 @@ class NoAIGuardMiddleware:
         metrics = self._metrics
         started = perf_counter() if metrics is not None else 0.0
         try:
-            decision = self._decide_by_user_agent(_user_agent(scope.get("headers") or ()))
-            if decision is not None and self._judging:
-                decision = self.guard.judge(
-                    decision,
-                    client_address(scope, self._trusted),
-                    path,
-                    scope.get("headers") or (),
-                    http_version=scope.get("http_version", "1.1"),
-                )
+            headers = scope.get("headers") or ()
+            fast = self._fast_decision(_user_agent(headers))
+            decision = fast.decision if fast is not None else None
+            if fast is not None and self._judging:
+                if self._peer_only:
+                    client = scope.get("client")
+                    client_ip = str(client[0]) if client else None
+                else:
+                    client_ip = client_address(scope, self._trusted)
+                if client_ip is not None and not self.guard.count_only(fast, client_ip, path):
+                    decision = self.guard.judge(
+                        fast.decision,
+                        client_ip,
+                        path,
+                        headers,
+                        http_version=scope.get("http_version", "1.1"),
+                    )
         except Exception:
             await self._let_through(scope, receive, send)
             return
@@ -146,6 +170,13 @@ class NoAIGuardMiddleware:
             state["noaiguard"] = decision
             if self._stamping is not None:
                 send = self._stamping.wrap(scope, send)
+            if self._app_signals:
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    status = state.get(RESPONSE_STATUS) or 500
+                    self._tally.count(decision.verdict.category, _ALLOW, status)
+                return
             sending = SignalingSend(self._signals, send, path, scope.get("method", "GET"))
             try:
                 await self.app(scope, receive, sending)
@@ -187,35 +218,41 @@ class NoAIGuardMiddleware:
             return
         if self._metrics is not None:
             self._metrics.decided(decision, perf_counter() - started)
-        scope.setdefault("state", {})["noaiguard"] = decision
+        state = scope.setdefault("state", {})
+        state["noaiguard"] = decision
         category, action = decision.verdict.category, decision.action
         if self._stamping is not None and decision.effective_action not in _REFUSE:
             send = self._stamping.wrap(scope, send)
-        if action is _ALLOW:
-            sending = SignalingSend(self._signals, send, path, facts.method)
-            try:
-                await self.app(scope, receive, sending)
-            finally:
-                self._tally.count(category, action, sending.status or 500)
-            return
         if decision.effective_action in _REFUSE:
             status = await self._refuse(facts, decision, receive, send)
             self._tally.count(category, action, status)
             return
-        outcome = Outcome()
+        outcome = Outcome() if action is not _ALLOW else None
+        signalling = (
+            None
+            if self._app_signals
+            else SignalingSend(self._signals, send, path, facts.method, outcome)
+        )
+        if signalling is not None:
+            sending: Send = signalling
+        else:
+            sending = send if outcome is None else RecordingSend(send, outcome)
         try:
-            await self.app(
-                scope, receive, SignalingSend(self._signals, send, path, facts.method, outcome)
-            )
+            await self.app(scope, receive, sending)
         finally:
-            self._tally.count(category, action, outcome.status or 500)
-            guard.record(
-                facts,
-                decision,
-                status=outcome.status or 500,
-                bytes_sent=outcome.bytes_sent,
-                x_robots_tag=outcome.x_robots_tag,
-            )
+            if signalling is not None:
+                status = signalling.status
+            else:
+                status = outcome.status if outcome is not None else state.get(RESPONSE_STATUS, 0)
+            self._tally.count(category, action, status or 500)
+            if outcome is not None:
+                guard.record(
+                    facts,
+                    decision,
+                    status=outcome.status or 500,
+                    bytes_sent=outcome.bytes_sent,
+                    x_robots_tag=outcome.x_robots_tag,
+                )
 
     async def _serve_own_path(self, scope: Scope, receive: Receive, send: Send, path: str) -> bool:
         """Answer an endpoint's path, robots.txt or another file of noaiguard's own; False when

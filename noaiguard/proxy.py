@@ -37,13 +37,14 @@ from typing import Any
 
 import httpx
 
-from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+from ._types import HEADER_LINES, ASGIApp, Message, RawHeaders, Receive, Scope, Send
 from .backends import EventStore
 from .config import Config, ProxyConfig
 from .facts import RequestFacts
 from .guard import Guard
 from .middleware import NoAIGuardMiddleware
 from .origin import Origin
+from .signals.response import RESPONSE_STATUS, ResponseSignals, SignalingSend
 from .upstream import Timeouts, Upstream, UpstreamTransport
 
 logger = logging.getLogger("noaiguard.proxy")
@@ -71,6 +72,8 @@ _HOST = b"host"
 _CONTENT_LENGTH = b"content-length"
 _CONTENT_TYPE = b"content-type"
 _CONTENT_ENCODING = b"content-encoding"
+_START = "http.response.start"
+_BODY = "http.response.body"
 #: The request target in absolute or authority form, which uvicorn drops from the scope; recorded
 #: by :class:`noaiguard._httpprotocol.RequestTargetProtocol` (the same string, kept here so that
 #: this module does not need uvicorn).
@@ -161,11 +164,16 @@ class ProxyApp:
         origin: Origin,
         settings: ProxyConfig,
         guard: Guard | None = None,
+        *,
+        signals: ResponseSignals | None = None,
     ) -> None:
         self.transport = transport
         self.origin = origin
         self.settings = settings
         self.guard = guard
+        #: The response signals this app puts in every response it forwards itself (None: it
+        #: forwards responses untouched, and the middleware around it signals them).
+        self.signals = signals
         self._url = httpx.URL(str(origin))
         host_header = settings.host_header
         self._host: bytes | None = (
@@ -241,7 +249,7 @@ class ProxyApp:
         except httpx.TransportError as exc:
             await self._fail(scope, send, 502, str(exc))
             return
-        await self._respond(response, method, receive, send)
+        await self._respond(response, scope, receive, send)
 
     def _own_absolute_target(self, target: bytes) -> bool:
         """An absolute-form target is accepted only for a host the site lists as its own."""
@@ -316,8 +324,9 @@ class ProxyApp:
         return self.origin.host_header
 
     async def _respond(
-        self, response: httpx.Response, method: str, receive: Receive, send: Send
+        self, response: httpx.Response, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        method: str = scope["method"]
         raw = response.headers.raw
         drop = _dropped(raw)
         headers = [(k, v) for k, v in raw if k not in drop]
@@ -325,20 +334,63 @@ class ProxyApp:
         if decoder is not None:
             headers = [(k, v) for k, v in headers if k not in (_CONTENT_ENCODING, _CONTENT_LENGTH)]
             headers.append((_REENCODE, b"gzip"))
+        status = response.status_code
+        # The last piece goes out marked as the last when the length, or the end of the
+        # compressed stream, says it is: one message for a body that comes in one piece.
+        remaining = _body_length(headers, status) if decoder is None else None
+        ended = started = False
+        lines: bytes | None = None
+        start: Message = {"type": _START, "status": status, "headers": headers}
+        # The stream is read to its end (the read after the last piece returns at once), so
+        # that it closes itself and gives the connection back.
+        pieces = response.aiter_raw()
         watcher: asyncio.Task[None] | None = None
         try:
-            status = response.status_code
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            if method == "HEAD":
-                await send({"type": "http.response.body", "body": b""})
-                return
-            # The last piece goes out marked as the last when the length, or the end of the
-            # compressed stream, says it is: one message for a body that comes in one piece.
-            remaining = _body_length(headers, status) if decoder is None else None
-            ended = False
-            # The stream is read to its end (the read after the last piece returns at once), so
-            # that it closes itself and gives the connection back.
-            async for piece in response.aiter_raw():
+            signals = self.signals
+            if signals is not None:
+                path: str = scope["path"]
+                state = scope.get("state")
+                if state is not None:
+                    state[RESPONSE_STATUS] = status
+                extensions = scope.get("extensions")
+                offer = extensions.get(HEADER_LINES) if extensions else None
+                signalled, lines, content_type, encoding, length = signals.head(
+                    path, status, headers, lines=offer is not None
+                )
+                start["headers"] = signalled
+                if lines is not None:
+                    start[HEADER_LINES] = lines
+                    # The server writes them with the next head: this start's, sent next.
+                    add_lines = offer["add"]  # type: ignore[index]
+                if signals.tags_page(path, method, status, content_type, encoding):
+                    # A page: its first piece is read before the head goes out, so that a page
+                    # that comes whole (nearly every page) is tagged here and sent in one piece.
+                    try:
+                        page, ended, remaining = _decoded(await anext(pieces), decoder, remaining)
+                    except StopAsyncIteration:
+                        page, ended = (decoder.flush() if decoder is not None else b""), True
+                    tagged = signals.tagged(path, page) if ended else None
+                    if tagged is not None:
+                        if length >= 0:  # (the page is whole: its length is known)
+                            signalled[length] = (_CONTENT_LENGTH, b"%d" % len(tagged))
+                        if lines is not None:
+                            add_lines(lines)
+                        await send(start)
+                        page = tagged
+                    else:
+                        # Any other page goes through the streaming injector, from that piece.
+                        send = SignalingSend(signals, send, path, method)
+                        await send({"type": _START, "status": status, "headers": headers})
+                    await send({"type": _BODY, "body": page, "more_body": not ended})
+                    started = True
+            if not started:
+                if lines is not None:
+                    add_lines(lines)
+                await send(start)
+                if method == "HEAD":
+                    await send({"type": _BODY, "body": b""})
+                    return
+            async for piece in pieces:
                 if ended:
                     continue  # past the end: a transport's parser never gives this
                 if decoder is not None:
@@ -351,13 +403,13 @@ class ProxyApp:
                     if remaining is not None:
                         remaining -= len(chunk)
                         ended = remaining <= 0
-                await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
+                await send({"type": _BODY, "body": chunk, "more_body": not ended})
                 if not ended and watcher is None:
                     # A body that keeps coming: stop reading it if the client goes away.
                     watcher = asyncio.ensure_future(_watch_disconnect(receive, response))
             if not ended:
                 last = decoder.flush() if decoder is not None else b""
-                await send({"type": "http.response.body", "body": last})
+                await send({"type": _BODY, "body": last})
         except httpx.TransportError as exc:
             logger.warning("the upstream failed in the middle of a response: %s", exc)
             raise
@@ -392,6 +444,11 @@ class ProxyApp:
         """A short error page, and an event for failures of the upstream."""
         title, text = _ERRORS[status]
         headers, body = _error_page(status, title, text)
+        if self.signals is not None:
+            state = scope.get("state")
+            if state is not None:
+                state[RESPONSE_STATUS] = status
+            headers = self.signals.head(scope.get("path") or "/", status, headers)[0]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
@@ -428,6 +485,20 @@ def _body_length(headers: RawHeaders, status: int) -> int | None:
         if name == _CONTENT_LENGTH:
             return int(value) if value.isdigit() else None
     return None
+
+
+def _decoded(piece: bytes, decoder: Any, remaining: int | None) -> tuple[bytes, bool, int | None]:
+    """A piece of the upstream's body as it goes to the client (decompressed when re-encoding),
+    whether it is the last, and how many bytes of the body are still to come (None: unknown)."""
+    if decoder is not None:
+        chunk = decoder.decompress(piece)
+        if decoder.eof:
+            return chunk + decoder.flush(), True, None
+        return chunk, False, None
+    if remaining is None:
+        return piece, False, None
+    remaining -= len(piece)
+    return piece, remaining <= 0, remaining
 
 
 async def _watch_disconnect(receive: Receive, response: httpx.Response) -> None:
@@ -554,7 +625,10 @@ def create_proxy_app(
         if settings.health_path
         else {}
     )
+    forwarding = ProxyApp(
+        transport, upstream.origin, settings, guard, signals=ResponseSignals.of(guard)
+    )
     app: ASGIApp = NoAIGuardMiddleware(
-        ProxyApp(transport, upstream.origin, settings, guard), guard=guard, endpoints=endpoints
+        forwarding, guard=guard, endpoints=endpoints, app_signals=forwarding.signals
     )
     return HtmlReencoder(app) if settings.reencode_html else app

@@ -13,10 +13,11 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._types import Message, RawHeaders, Send
+from .._types import HEADER_LINES, Message, Send
 from ..paths import PathSet
 from .headers import X_ROBOTS_TAG, XRobotsTag, merge_x_robots_tag, missing_agent_lines
 from .html import HeadEndMemory, HeadInjector, HeadTags
@@ -37,6 +38,50 @@ _MAX_CONTENT_TYPES = 256
 _NOTED = frozenset({_CONTENT_TYPE, _CONTENT_ENCODING, _CONTENT_LENGTH, X_ROBOTS_TAG, *USAGE_NAMES})
 #: Paths whose response size is remembered; when full, the memory starts over.
 MAX_SIZES = 16384
+#: Where an app that puts the signals in its responses itself (the proxy's) records each
+#: response's status in the request's ``scope["state"]``, for the middleware's tally.
+RESPONSE_STATUS = "noaiguard.status"
+
+
+class TaggedPages:
+    """The last tagged copy of each page, by path, in bounded memory.
+
+    Most pages are served again and again exactly as they were; one comparison with the last
+    copy then gives the tagged page without a search or a copy. A page that differs each time
+    (a timestamp, a token) is tagged afresh, and its copy replaced. Pages over ``max_page``
+    bytes are not kept; when the copies (both versions counted) pass ``max_bytes``, the oldest
+    are forgotten.
+    """
+
+    __slots__ = ("_bytes", "_pages", "max_bytes", "max_page")
+
+    def __init__(self, *, max_bytes: int = 8 * 1024 * 1024, max_page: int = 256 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.max_page = max_page
+        self._pages: dict[str, tuple[bytes, bytes]] = {}
+        self._bytes = 0
+
+    def get(self, path: str) -> tuple[bytes, bytes] | None:
+        """The page last seen at ``path`` and its tagged copy, or None."""
+        return self._pages.get(path)
+
+    def put(self, path: str, page: bytes, tagged: bytes) -> None:
+        """Keep ``tagged`` as the copy of ``page`` at ``path``."""
+        size = len(page) + len(tagged)
+        if len(page) > self.max_page:
+            return
+        pages = self._pages
+        old = pages.pop(path, None)
+        if old is not None:
+            self._bytes -= len(old[0]) + len(old[1])
+        while pages and self._bytes + size > self.max_bytes:
+            oldest = pages.pop(next(iter(pages)))
+            self._bytes -= len(oldest[0]) + len(oldest[1])
+        pages[path] = (page, tagged)
+        self._bytes += size
+
+    def __len__(self) -> int:
+        return len(self._pages)
 
 
 class Outcome:
@@ -86,6 +131,7 @@ class ResponseSignals:
         self.meta_excluded = meta_excluded.matches if meta_excluded else None
         self.max_lookahead = max_lookahead
         self.head_ends = HeadEndMemory(max_lookahead, names=page_tags.names)
+        self._tagged_pages = TaggedPages()
         #: The hidden link put before ``</body>`` (b"": none), see BehaviourConfig.trap.
         self.trap_link = trap_link(trap_path) if trap_path and self.has_meta else b""
         #: Per-crawler X-Robots-Tag lines (``img2dataset: noai``), if any are configured.
@@ -101,6 +147,9 @@ class ResponseSignals:
                 + x_robots_tag.agent_lines(default)
                 + self.usage_constant
             )
+        #: The constant pairs as header lines, checked once here, for a server that writes lines
+        #: as they are given (see :data:`~noaiguard._types.HEADER_LINES`); None: no such lines.
+        self.constant_lines = header_lines(self.constant_pairs) if self.constant_pairs else None
         # Content-Type value -> whether such a response may get the meta tag.
         self._html_types: dict[bytes, bool] = {}
 
@@ -145,6 +194,84 @@ class ResponseSignals:
                 self._html_types[content_type] = is_html
         return is_html and (not encoding or encoding.strip().lower() == b"identity")
 
+    def head(
+        self,
+        path: str,
+        status: int,
+        raw: Sequence[tuple[bytes, bytes]],
+        *,
+        lines: bool = False,
+    ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bytes, bytes, int]:
+        """A response's headers with the signals, and what its body needs to know: its
+        Content-Type, its Content-Encoding, and where its Content-Length is (-1: none).
+
+        With ``lines`` (the server takes :data:`~noaiguard._types.HEADER_LINES`), the usual
+        constant signals come back as :attr:`constant_lines` for the start message, and the
+        headers are ``raw`` itself, to be sent as they are; else that item is None. Header names
+        are lower case, as ASGI and the proxy's upstream client give them. The app's own
+        ``X-Robots-Tag`` and usage headers are merged with, never doubled. A 200 response's
+        length is remembered for the events of later refusals (:meth:`remember_size`).
+        """
+        content_type = encoding = b""
+        has_tag = has_usage = False
+        length_index = -1
+        for index, (name, value) in enumerate(raw):
+            if name in _NOTED:  # one set look-up for the headers of no interest
+                if name == _CONTENT_TYPE:
+                    content_type = value
+                elif name == _CONTENT_LENGTH:
+                    length_index = index
+                elif name == _CONTENT_ENCODING:
+                    encoding = value
+                elif name == X_ROBOTS_TAG:
+                    has_tag = True
+                else:
+                    has_usage = True
+        constant = self.constant_pairs
+        extra = None
+        if constant is None or has_tag or has_usage:
+            headers = self._merged_headers(path, raw, content_type, has_tag, has_usage)
+        elif lines and self.constant_lines is not None and isinstance(raw, list):
+            headers, extra = raw, self.constant_lines
+        else:
+            headers = [*raw, *constant]
+        if status == 200 and length_index >= 0:
+            sizes = self.sizes
+            if len(sizes) >= MAX_SIZES:
+                sizes.clear()
+            sizes[path] = raw[length_index][1]
+        return headers, extra, content_type, encoding, length_index
+
+    def _merged_headers(
+        self,
+        path: str,
+        raw: Sequence[tuple[bytes, bytes]],
+        content_type: bytes,
+        has_tag: bool,
+        has_usage: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """The headers with the signals merged with those the app sent itself, or chosen by the
+        path and type: everything the constant pairs cannot do."""
+        if has_tag:
+            headers = list(raw)
+            media_type = content_type.decode("latin-1")
+            merge_x_robots_tag(headers, self.x_robots_tag.directives_for(path, media_type))
+        else:
+            pair = self.default_pair or self.x_robots_tag.header_for(path, content_type)
+            headers = [*raw, pair] if pair is not None else list(raw)
+        if self.agent_lines:
+            xrt = self.x_robots_tag
+            lines = xrt.agent_lines(xrt.directives_for(path, content_type.decode("latin-1")))
+            if has_tag:
+                values = (v.decode("latin-1") for k, v in raw if k == X_ROBOTS_TAG)
+                headers += missing_agent_lines(values, lines)
+            else:
+                headers += lines
+        usage = self.usage_for(path)
+        if usage:
+            headers += usage if not has_usage else self.missing_usage(raw, usage)
+        return headers
+
     # -- for front doors that see whole response objects (WSGI, Django) ----------------------
 
     def tags_page(
@@ -177,6 +304,9 @@ class ResponseSignals:
     def tagged(self, path: str, page: bytes) -> bytes | None:
         """A whole page with the tags, and the trap link, put in where an ordinary page has
         room for them; None when the page is not ordinary (it then needs the injector)."""
+        known = self._tagged_pages.get(path)
+        if known is not None and known[0] == page:
+            return known[1]  # the page as it was last time: the same answer, no search
         offset = self.head_ends.find(path, page, complete=True)
         if offset is None:
             return None
@@ -184,8 +314,11 @@ class ResponseSignals:
         trap = self.trap_link
         end = _body_end(page) if trap else -1
         if end < offset:  # no trap link, or no </body> after the head
-            return b"".join((page[:offset], block, page[offset:]))
-        return b"".join((page[:offset], block, page[offset:end], trap, page[end:]))
+            tagged = b"".join((page[:offset], block, page[offset:]))
+        else:
+            tagged = b"".join((page[:offset], block, page[offset:end], trap, page[end:]))
+        self._tagged_pages.put(path, page, tagged)
+        return tagged
 
     def injector(self, path: str) -> HeadInjector:
         """An injector for one streamed page at ``path`` (see :func:`tag_stream`)."""
@@ -292,31 +425,11 @@ class SignalingSend:
 
         # The start (inline: it is one of the two messages of nearly every response).
         signals = self._signals
-        raw = message.get("headers") or ()
-        content_type = encoding = b""
-        has_tag = has_usage = False
-        length_index = -1
-        for index, (name, value) in enumerate(raw):  # names are lower case (ASGI)
-            if name in _NOTED:  # one set look-up for the headers of no interest
-                if name == _CONTENT_TYPE:
-                    content_type = value
-                elif name == _CONTENT_LENGTH:
-                    length_index = index
-                elif name == _CONTENT_ENCODING:
-                    encoding = value
-                elif name == X_ROBOTS_TAG:
-                    has_tag = True
-                else:
-                    has_usage = True
-        constant = signals.constant_pairs
-        if constant is not None and not (has_tag or has_usage):
-            headers = [*raw, *constant]
-        else:
-            headers = self._signal_headers(raw, content_type, has_tag, has_usage)
-        message["headers"] = headers
         status = self.status = message.get("status", 200)
-        if status == 200 and length_index >= 0:
-            signals.remember_size(self._path, raw[length_index][1])
+        headers, _, content_type, encoding, length_index = signals.head(
+            self._path, status, message.get("headers") or ()
+        )
+        message["headers"] = headers
         if self._outcome is not None:
             self._outcome.status = status
             self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)
@@ -330,46 +443,6 @@ class SignalingSend:
             self._length_index = length_index
             return DONE
         return self._send(message)
-
-    def _signal_headers(
-        self,
-        raw: Sequence[tuple[bytes, bytes]],
-        content_type: bytes,
-        has_tag: bool,
-        has_usage: bool,
-    ) -> list[tuple[bytes, bytes]]:
-        """The response's headers with the signals, merged with those the app sent itself or
-        chosen by the path and type: everything the constant pairs cannot do."""
-        signals = self._signals
-        if has_tag:
-            headers = list(raw)
-            media_type = content_type.decode("latin-1")
-            merge_x_robots_tag(headers, signals.x_robots_tag.directives_for(self._path, media_type))
-        else:
-            pair = signals.default_pair or signals.x_robots_tag.header_for(self._path, content_type)
-            headers = [*raw, pair] if pair is not None else list(raw)
-        if signals.agent_lines:
-            self._add_agent_lines(headers, raw, content_type, has_tag)
-        usage = signals.usage_for(self._path)
-        if usage:
-            headers += usage if not has_usage else signals.missing_usage(raw, usage)
-        return headers
-
-    def _add_agent_lines(
-        self,
-        headers: list[tuple[bytes, bytes]],
-        raw: Iterable[tuple[bytes, bytes]],
-        content_type: bytes,
-        own: bool,
-    ) -> None:
-        """The per-crawler X-Robots-Tag lines, for crawlers the app has no line of its own for."""
-        xrt = self._signals.x_robots_tag
-        lines = xrt.agent_lines(xrt.directives_for(self._path, content_type.decode("latin-1")))
-        if own:
-            values = (v.decode("latin-1") for k, v in raw if k == X_ROBOTS_TAG)
-            headers += missing_agent_lines(values, lines)
-        else:
-            headers += lines
 
     async def _rewrite_body(self, message: Message) -> None:
         """A page that comes in pieces, or one the fast search cannot place the tags in."""
@@ -406,13 +479,67 @@ class SignalingSend:
         held = self._held
         assert held is not None
         self._held = None
-        index = self._length_index
-        if added and index >= 0:
-            headers = held["headers"]
-            name, value = headers[index]
-            if value.isdigit():  # a length that is not a number stays as it was
-                headers[index] = (name, b"%d" % (int(value) + added))
+        if added:
+            grow_length(held["headers"], self._length_index, added)
         return held
+
+
+def grow_length(headers: list[tuple[bytes, bytes]], index: int, added: int) -> None:
+    """Make the Content-Length at ``headers[index]`` (-1: none) ``added`` bytes larger."""
+    if index >= 0:
+        name, value = headers[index]
+        if value.isdigit():  # a length that is not a number stays as it was
+            headers[index] = (name, b"%d" % (int(value) + added))
+
+
+#: A header name (an RFC 9110 token), and what a header value must not hold (controls but tab).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_NOT_IN_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_lines(pairs: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """``pairs`` as header lines (``name: value\r\n`` each), or None if one is not valid HTTP."""
+    lines = []
+    for name, value in pairs:
+        if _TOKEN.fullmatch(name) is None or _NOT_IN_VALUE.search(value) is not None:
+            return None
+        lines.append(b"%s: %s\r\n" % (name, value))
+    return b"".join(lines)
+
+
+def lines_value(lines: bytes, name: bytes) -> str:
+    """All values of header ``name`` in encoded header ``lines``, comma-joined ("" if none)."""
+    values = []
+    for line in lines.split(b"\r\n"):
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            values.append(value.strip().decode("latin-1"))
+    return ", ".join(values)
+
+
+class RecordingSend:
+    """A ``send`` that notes what a response was, for the event record, and changes nothing:
+    for an app that puts the signals in its responses itself (see :class:`SignalingSend`)."""
+
+    __slots__ = ("_outcome", "_send")
+
+    def __init__(self, send: Send, outcome: Outcome) -> None:
+        self._send = send
+        self._outcome = outcome
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        outcome = self._outcome
+        kind = message["type"]
+        if kind == _START:
+            outcome.status = message.get("status", 200)
+            tag = header_value(message.get("headers") or (), X_ROBOTS_TAG)
+            lines = message.get(HEADER_LINES)
+            if lines:
+                tag = ", ".join(v for v in (tag, lines_value(lines, X_ROBOTS_TAG)) if v)
+            outcome.x_robots_tag = tag
+        elif kind == _BODY:
+            outcome.bytes_sent += len(message.get("body", b""))
+        return self._send(message)
 
 
 class _Done:
@@ -448,7 +575,7 @@ def _body_end(page: bytes) -> int:
     return end if end >= 0 else page.lower().rfind(b"</body")
 
 
-def header_value(headers: RawHeaders, name: bytes) -> str:
+def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
     """All values of header ``name`` as one comma-joined string ("" when absent)."""
     return ", ".join(v.decode("latin-1") for k, v in headers if k.lower() == name)
 
