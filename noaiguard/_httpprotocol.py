@@ -52,7 +52,7 @@ class _HeadWithBody:
         #: Header lines for the head written next (see :meth:`add_header_lines`).
         self.header_lines: bytes | None = None
         #: What ``scope["extensions"]`` offers for :data:`~noaiguard._types.HEADER_LINES`.
-        self.offer = {"add": self.add_header_lines}
+        self.offer = self.add_header_lines
 
     def add_header_lines(self, lines: bytes) -> None:
         """Put ``lines`` in the next response head written on this connection, after its own

@@ -119,6 +119,7 @@ class NoAIGuardMiddleware:
             | ({_ROBOTS_PATH} if guard.robots is not None else frozenset())
         )
         self._fast_decision = guard.fast_decision
+        self._count_only = guard.count_only
         # The client's address (verification, behaviour) is judged on the fast path too: the
         # socket's, or X-Forwarded-For's through the trusted proxies.
         self._judging = guard.behaviour is not None or guard.verifier is not None
@@ -147,10 +148,10 @@ class NoAIGuardMiddleware:
             if fast is not None and self._judging:
                 if self._peer_only:
                     client = scope.get("client")
-                    client_ip = str(client[0]) if client else None
+                    client_ip = client[0] if client else None
                 else:
                     client_ip = client_address(scope, self._trusted)
-                if client_ip is not None and not self.guard.count_only(fast, client_ip, path):
+                if client_ip is not None and not self._count_only(fast, client_ip, path):
                     decision = self.guard.judge(
                         fast.decision,
                         client_ip,
@@ -345,7 +346,7 @@ class NoAIGuardMiddleware:
 def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The raw User-Agent header (the length test keeps lower-casing off the other headers)."""
     for name, value in headers:
-        if len(name) == 10 and name.lower() == _USER_AGENT:
+        if name == _USER_AGENT or (len(name) == 10 and name.lower() == _USER_AGENT):
             return bytes(value)
     return b""
 

@@ -32,7 +32,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -340,6 +340,7 @@ class ProxyApp:
         remaining = _body_length(headers, status) if decoder is None else None
         ended = started = False
         lines: bytes | None = None
+        add_lines: Callable[[bytes], object] | None = None
         start: Message = {"type": _START, "status": status, "headers": headers}
         # The stream is read to its end (the read after the last piece returns at once), so
         # that it closes itself and gives the connection back.
@@ -353,38 +354,42 @@ class ProxyApp:
                 if state is not None:
                     state[RESPONSE_STATUS] = status
                 extensions = scope.get("extensions")
-                offer = extensions.get(HEADER_LINES) if extensions else None
-                signalled, lines, content_type, encoding, length = signals.head(
-                    path, status, headers, lines=offer is not None
+                add_lines = extensions.get(HEADER_LINES) if extensions else None
+                signalled, lines, page, length = signals.head(
+                    path, method, status, headers, lines=add_lines is not None
                 )
                 start["headers"] = signalled
                 if lines is not None:
                     start[HEADER_LINES] = lines
-                    # The server writes them with the next head: this start's, sent next.
-                    add_lines = offer["add"]  # type: ignore[index]
-                if signals.tags_page(path, method, status, content_type, encoding):
+                if page:
                     # A page: its first piece is read before the head goes out, so that a page
                     # that comes whole (nearly every page) is tagged here and sent in one piece.
                     try:
-                        page, ended, remaining = _decoded(await anext(pieces), decoder, remaining)
+                        body = await anext(pieces)
                     except StopAsyncIteration:
-                        page, ended = (decoder.flush() if decoder is not None else b""), True
-                    tagged = signals.tagged(path, page) if ended else None
+                        body, ended = (decoder.flush() if decoder is not None else b""), True
+                    else:
+                        if decoder is not None:
+                            body, ended, remaining = _decoded(body, decoder, remaining)
+                        elif remaining is not None:
+                            remaining -= len(body)
+                            ended = remaining <= 0
+                    tagged = signals.tagged(path, body) if ended else None
                     if tagged is not None:
                         if length >= 0:  # (the page is whole: its length is known)
                             signalled[length] = (_CONTENT_LENGTH, b"%d" % len(tagged))
-                        if lines is not None:
-                            add_lines(lines)
+                        if lines is not None and add_lines is not None:
+                            add_lines(lines)  # (for the head of the start sent next)
                         await send(start)
-                        page = tagged
+                        body = tagged
                     else:
                         # Any other page goes through the streaming injector, from that piece.
                         send = SignalingSend(signals, send, path, method)
                         await send({"type": _START, "status": status, "headers": headers})
-                    await send({"type": _BODY, "body": page, "more_body": not ended})
+                    await send({"type": _BODY, "body": body, "more_body": not ended})
                     started = True
             if not started:
-                if lines is not None:
+                if lines is not None and add_lines is not None:
                     add_lines(lines)
                 await send(start)
                 if method == "HEAD":
@@ -448,7 +453,8 @@ class ProxyApp:
             state = scope.get("state")
             if state is not None:
                 state[RESPONSE_STATUS] = status
-            headers = self.signals.head(scope.get("path") or "/", status, headers)[0]
+            method = scope.get("method", "GET")
+            headers = self.signals.head(scope.get("path") or "/", method, status, headers)[0]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}

@@ -197,17 +197,19 @@ class ResponseSignals:
     def head(
         self,
         path: str,
+        method: str,
         status: int,
         raw: Sequence[tuple[bytes, bytes]],
         *,
         lines: bool = False,
-    ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bytes, bytes, int]:
-        """A response's headers with the signals, and what its body needs to know: its
-        Content-Type, its Content-Encoding, and where its Content-Length is (-1: none).
+    ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bool, int]:
+        """A response's headers with the signals; the header lines that go with them; whether
+        it is a page that gets the meta tag (:meth:`tags_page`); and where its Content-Length
+        is (-1: none).
 
         With ``lines`` (the server takes :data:`~noaiguard._types.HEADER_LINES`), the usual
         constant signals come back as :attr:`constant_lines` for the start message, and the
-        headers are ``raw`` itself, to be sent as they are; else that item is None. Header names
+        headers are ``raw`` itself, to be sent as they are; else the lines are None. Header names
         are lower case, as ASGI and the proxy's upstream client give them. The app's own
         ``X-Robots-Tag`` and usage headers are merged with, never doubled. A 200 response's
         length is remembered for the events of later refusals (:meth:`remember_size`).
@@ -235,12 +237,18 @@ class ResponseSignals:
             headers, extra = raw, self.constant_lines
         else:
             headers = [*raw, *constant]
-        if status == 200 and length_index >= 0:
-            sizes = self.sizes
-            if len(sizes) >= MAX_SIZES:
-                sizes.clear()
-            sizes[path] = raw[length_index][1]
-        return headers, extra, content_type, encoding, length_index
+        page = False
+        if status == 200:
+            if length_index >= 0:
+                sizes = self.sizes
+                if len(sizes) >= MAX_SIZES:
+                    sizes.clear()
+                sizes[path] = raw[length_index][1]
+            if self.has_meta and method != "HEAD":
+                page = self.injectable(content_type, encoding) and (
+                    self.meta_excluded is None or not self.meta_excluded(path)
+                )
+        return headers, extra, page, length_index
 
     def _merged_headers(
         self,
@@ -368,7 +376,7 @@ class SignalingSend:
         "_held",
         "_injector",
         "_length_index",
-        "_may_inject",
+        "_method",
         "_outcome",
         "_path",
         "_send",
@@ -387,7 +395,7 @@ class SignalingSend:
         self._signals = signals
         self._send = send
         self._path = path
-        self._may_inject = signals.has_meta and method != "HEAD"
+        self._method = method
         self._outcome = outcome
         # The start of an HTML response, held until the tag is placed, and where in its headers
         # Content-Length is; the injector is made only when the fast path cannot place the tag.
@@ -426,19 +434,14 @@ class SignalingSend:
         # The start (inline: it is one of the two messages of nearly every response).
         signals = self._signals
         status = self.status = message.get("status", 200)
-        headers, _, content_type, encoding, length_index = signals.head(
-            self._path, status, message.get("headers") or ()
+        headers, _, page, length_index = signals.head(
+            self._path, self._method, status, message.get("headers") or ()
         )
         message["headers"] = headers
         if self._outcome is not None:
             self._outcome.status = status
             self._outcome.x_robots_tag = header_value(headers, X_ROBOTS_TAG)
-        if (
-            status == 200
-            and self._may_inject
-            and signals.injectable(content_type, encoding)
-            and (signals.meta_excluded is None or not signals.meta_excluded(self._path))
-        ):
+        if page:
             self._held = message
             self._length_index = length_index
             return DONE

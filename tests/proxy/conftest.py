@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from noaiguard import parse_config
+from noaiguard import Guard, parse_config
 from noaiguard.backends.memory import MemoryEventStore
 from noaiguard.events import Event
 from noaiguard.middleware import NoAIGuardMiddleware
@@ -33,11 +33,14 @@ class Proxy:
     store: MemoryEventStore
     app: object
 
-    def events(self) -> list[Event]:
+    def guard(self) -> Guard:
         layer = self.app
         while not isinstance(layer, NoAIGuardMiddleware):
             layer = layer.app  # type: ignore[attr-defined]
-        assert layer.guard.sink.flush(5)
+        return layer.guard
+
+    def events(self) -> list[Event]:
+        assert self.guard().sink.flush(5)
         return list(self.store.query())
 
 

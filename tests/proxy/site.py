@@ -48,11 +48,27 @@ class SiteState:
         self.stream_stopped = asyncio.Event()
         self.uploads: list[dict[str, object]] = []
         self.paths: list[str] = []  # every request that reached the site, in order
+        self.edition = 1  # the number /news shows: a page that changes between requests
 
 
 def create_site(state: SiteState, files: Path) -> ASGIApp:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE)
+
+    async def news(request: Request) -> Response:
+        return HTMLResponse(PAGE.replace(b"Gallery", b"News %d" % state.edition))
+
+    async def streamed_page(request: Request) -> Response:
+        async def parts() -> AsyncIterator[bytes]:
+            yield PAGE[:20]
+            await asyncio.sleep(0.01)
+            yield PAGE[20:]
+
+        length = {"content-length": str(len(PAGE))} if "length" in request.query_params else {}
+        return StreamingResponse(parts(), media_type="text/html", headers=length)
+
+    async def own_tag(request: Request) -> Response:
+        return HTMLResponse(PAGE, headers={"x-robots-tag": "noarchive"})
 
     async def image(request: Request) -> Response:
         data = IMAGES.get(request.path_params["name"])
@@ -166,6 +182,9 @@ def create_site(state: SiteState, files: Path) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/", page),
+            Route("/news", news),
+            Route("/streamed-page", streamed_page),
+            Route("/own-tag", own_tag),
             Route("/img/{name}.png", image),
             Route("/robots.txt", robots),
             Route("/feed.xml", feed),

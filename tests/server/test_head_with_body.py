@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from noaiguard._httpprotocol import RequestTargetProtocol, _HeadWithBody
-from noaiguard._types import Receive, Scope, Send
+from noaiguard._types import HEADER_LINES, Receive, Scope, Send
 from tests.conftest import live_server
 
 pytestmark = pytest.mark.anyio
@@ -78,6 +78,21 @@ async def test_closing_writes_a_waiting_head_first() -> None:
     assert transport.calls == [("write", HEAD)]  # not twice
 
 
+async def test_header_lines_go_into_the_next_head_only() -> None:
+    out, transport = writer()
+    out.add_header_lines(b"x-robots-tag: noai\r\n")
+    out.expect_head = True
+    out.write(HEAD)
+    out.write(b"hello")
+    out.expect_head = True
+    out.write(HEAD)  # the next response's head: nothing added
+    out.write(b"again")
+    assert transport.calls == [
+        ("writelines", HEAD[:-2] + b"x-robots-tag: noai\r\n\r\nhello"),
+        ("writelines", HEAD + b"again"),
+    ]
+
+
 async def test_only_a_head_waits() -> None:
     out, transport = writer()
     out.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # no response head expected: straight out
@@ -91,6 +106,14 @@ release = asyncio.Event()
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
+        return
+    if scope["path"] == "/lines":
+        # What noaiguard's proxy does with its checked signal lines (HEADER_LINES).
+        scope["extensions"][HEADER_LINES](b"x-robots-tag: noai\r\ncontent-usage: train-ai=n\r\n")
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
         return
     if scope["path"] == "/whole":
         body = b"the whole page"
@@ -156,3 +179,17 @@ async def test_a_head_is_not_held_for_a_body_that_comes_later() -> None:
         finally:
             release.set()  # a failing test must not leave the app waiting (and the server)
             writer.close()
+
+
+async def test_a_server_writes_an_apps_header_lines_once_in_that_response() -> None:
+    async with live_server(app, http=RequestTargetProtocol) as url:
+        answers = await exchange(
+            url,
+            b"GET /lines HTTP/1.1\r\nHost: x\r\n\r\nGET /whole HTTP/1.1\r\nHost: x\r\n\r\n",
+            2,
+        )
+    with_lines, without = (answer.split(b"\r\n\r\n") for answer in answers)
+    assert with_lines[1] == b"ok"
+    assert with_lines[0].count(b"\r\nx-robots-tag: noai\r\n") == 1
+    assert with_lines[0].endswith(b"\r\ncontent-usage: train-ai=n")
+    assert b"x-robots-tag" not in without[0] and without[1] == b"the whole page"
