@@ -23,6 +23,9 @@ Each proxy gets one worker on CPU 0; the upstream and wrk share CPU 1. Scenarios
 (its ``<head>`` gets the meta tag) and a 200 KB image. Then each proxy relays a 1 GiB download
 while its resident memory is sampled, and the growth over its resting size is reported.
 
+Rounds are interleaved: ``bare`` and ``noaiguard`` run back to back in each, in turn first (see
+:func:`round_order`), and the other targets rotate around them.
+
 Goals (medians over rounds of the ratio within each round): noaiguard at least 0.9x the bare
 pass-through on both scenarios, and at least 0.5x nginx on the HTML page.
 Timings are printed, never asserted.
@@ -327,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 write_lua(script, [path])
                 results[scenario] = {name: [] for name in names}
                 for round_index in range(args.rounds):
-                    order = names[round_index % len(names) :] + names[: round_index % len(names)]
+                    order = round_order(names, round_index)
                     for name in order:
                         target = targets[name]
                         load = run_wrk(
@@ -352,6 +355,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+#: The targets compared by the goal, run back to back in every round (see round_order).
+COMPARED = ("bare", "noaiguard")
+
+
+def round_order(names: Sequence[str], round_index: int) -> list[str]:
+    """The order of the targets in one round.
+
+    This machine's speed drifts by 10-20% within a minute, so a ratio is only as good as the
+    closeness in time of its two runs: ``bare`` and ``noaiguard`` (and the breakdown targets)
+    run back to back, which of them goes first alternating from round to round so that a steady
+    drift favours neither; the other targets rotate around them.
+    """
+    pair = [name for name in names if name in COMPARED or name in BREAKDOWN]
+    if round_index % 2:
+        pair.reverse()
+    others = [name for name in names if name not in pair]
+    slots = [*others, "pair"]
+    shift = round_index % len(slots)
+    rotated = slots[shift:] + slots[:shift]
+    return [name for slot in rotated for name in (pair if slot == "pair" else [slot])]
+
+
 def _round_ratios(these: Sequence[Load], those: Sequence[Load]) -> str:
     """The throughput ratio within each round, for the spread behind the median."""
     return " ".join(f"{a.rps / b.rps:.3f}" for a, b in zip(these, those, strict=True))
@@ -361,6 +386,17 @@ def _cpu(loads: list[Load]) -> str:
     """Median CPU time the target process spent per request (the upstream's, for direct)."""
     values = [x.cpu_us_per_request for x in loads if x.cpu_us_per_request is not None]
     return f"{statistics.median(values):.1f}" if values else "-"
+
+
+def _cpu_ratio(these: Sequence[Load], those: Sequence[Load]) -> float | None:
+    """The median within a round of these' CPU time per request over those': what the
+    throughput ratio comes to when both servers are saturated, read from /proc instead."""
+    ratios = [
+        a.cpu_us_per_request / b.cpu_us_per_request
+        for a, b in zip(these, those, strict=True)
+        if a.cpu_us_per_request and b.cpu_us_per_request
+    ]
+    return statistics.median(ratios) if ratios else None
 
 
 def report(
@@ -399,6 +435,9 @@ def report(
             f"{scenario}: noaiguard / bare pass-through = {ratio:.3f} (goal >= 0.9) {verdict}"
             f"; by round {_round_ratios(by_target['noaiguard'], by_target['bare'])}"
         )
+        cpu_ratio = _cpu_ratio(by_target["bare"], by_target["noaiguard"])
+        if cpu_ratio is not None:
+            print(f"{scenario}: bare / noaiguard CPU time per request = {cpu_ratio:.3f} (info)")
         for name in BREAKDOWN:
             if name in by_target:
                 part = median_ratio(by_target[name], by_target["bare"])
