@@ -170,6 +170,22 @@ class Load:
     def cpu_us_per_request(self) -> float | None:
         return None if self.server_cpu is None else self.server_cpu * 1e6 / self.requests
 
+    @classmethod
+    def combined(cls, loads: Sequence[Load]) -> Load:
+        """Several runs of one target as one: requests, time and CPU added up, latencies
+        averaged (for the runs of a target that a round repeats, see bench_proxy)."""
+        cpu = [x.server_cpu for x in loads]
+        return cls(
+            requests=sum(x.requests for x in loads),
+            seconds=sum(x.seconds for x in loads),
+            errors=sum(x.errors for x in loads),
+            non2xx=sum(x.non2xx for x in loads),
+            p50_us=round(statistics.mean(x.p50_us for x in loads)),
+            p99_us=round(statistics.mean(x.p99_us for x in loads)),
+            server_cpu=None if None in cpu else sum(c for c in cpu if c is not None),
+            wrk_cpu=sum(x.wrk_cpu for x in loads),
+        )
+
 
 def process_cpu(pid: int) -> float | None:
     """User plus system CPU seconds of a process, from /proc (Linux); None elsewhere."""

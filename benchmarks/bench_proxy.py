@@ -23,7 +23,7 @@ Each proxy gets one worker on CPU 0; the upstream and wrk share CPU 1. Scenarios
 (its ``<head>`` gets the meta tag) and a 200 KB image. Then each proxy relays a 1 GiB download
 while its resident memory is sampled, and the growth over its resting size is reported.
 
-Rounds are interleaved: ``bare`` and ``noaiguard`` run back to back in each, in turn first (see
+Rounds are interleaved: in each, ``bare`` and ``noaiguard`` run back to back twice, A B B A (see
 :func:`round_order`), and the other targets rotate around them.
 
 Goals (medians over rounds of the ratio within each round): noaiguard at least 0.9x the bare
@@ -331,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[scenario] = {name: [] for name in names}
                 for round_index in range(args.rounds):
                     order = round_order(names, round_index)
+                    runs: dict[str, list[Load]] = {name: [] for name in names}
                     for name in order:
                         target = targets[name]
                         load = run_wrk(
@@ -342,12 +343,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                             connections=args.connections,
                             seconds=args.duration,
                         )
-                        results[scenario][name].append(load)
+                        runs[name].append(load)
+                    in_turn = {name: iter(loads) for name, loads in runs.items()}
                     print(
                         f"  {scenario} round {round_index + 1}/{args.rounds}: "
-                        + ", ".join(f"{n} {results[scenario][n][-1].rps:,.0f}" for n in order),
+                        + ", ".join(f"{n} {next(in_turn[n]).rps:,.0f}" for n in order),
                         flush=True,
                     )
+                    for name, loads in runs.items():
+                        results[scenario][name].append(Load.combined(loads))
             for name in DOWNLOAD_TARGETS:
                 if name in targets:
                     memory[name] = download_memory(targets[name])
@@ -360,12 +364,14 @@ COMPARED = ("bare", "noaiguard")
 
 
 def round_order(names: Sequence[str], round_index: int) -> list[str]:
-    """The order of the targets in one round.
+    """The order of the runs in one round.
 
-    This machine's speed drifts by 10-20% within a minute, so a ratio is only as good as the
-    closeness in time of its two runs: ``bare`` and ``noaiguard`` (and the breakdown targets)
-    run back to back, which of them goes first alternating from round to round so that a steady
-    drift favours neither; the other targets rotate around them.
+    This machine's speed drifts within a minute, and a run right after another of the same
+    CPU tends to be slower than the first, so a ratio is only as good as the balance of its
+    runs: ``bare`` and ``noaiguard`` (and the breakdown targets) run back to back twice, the
+    second time in reverse (A B B A, which of them is A alternating from round to round), and
+    each counts with both runs; a steady drift and the place in the sequence then favour
+    neither. The other targets run once, rotating around them.
     """
     pair = [name for name in names if name in COMPARED or name in BREAKDOWN]
     if round_index % 2:
@@ -374,7 +380,11 @@ def round_order(names: Sequence[str], round_index: int) -> list[str]:
     slots = [*others, "pair"]
     shift = round_index % len(slots)
     rotated = slots[shift:] + slots[:shift]
-    return [name for slot in rotated for name in (pair if slot == "pair" else [slot])]
+    return [
+        name
+        for slot in rotated
+        for name in ([*pair, *reversed(pair)] if slot == "pair" else [slot])
+    ]
 
 
 def _round_ratios(these: Sequence[Load], those: Sequence[Load]) -> str:
