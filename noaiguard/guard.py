@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .agents import AgentDB
+from .agents import Agent, AgentDB
 from .backends import EventStore, open_event_store
 from .categories import Category
 from .classify import Classifier, Verdict
@@ -191,12 +191,10 @@ class Guard:
         self.served_sizes: dict[str, bytes] = {}
         # Without path or method rules a decision depends on the User-Agent alone, so the
         # middleware's fast path can look it up by the raw header bytes.
-        cache = functools.lru_cache(maxsize=self.config.agents.cache_size)
-        self._decision_by_raw_user_agent = (
-            None if self.config.policy.rules else cache(self._decide_raw_user_agent)
-        )
         self._fast_by_raw_user_agent = (
-            None if self.config.policy.rules else cache(self._fast_decision)
+            None
+            if self.config.policy.rules
+            else functools.lru_cache(maxsize=self.config.agents.cache_size)(self._fast_decision)
         )
 
     @classmethod
@@ -244,7 +242,8 @@ class Guard:
             return decision
         verdict = decision.verdict
         agent = verdict.agent
-        if agent is not None and agent.verify is not None and self.verifier is not None:
+        if agent is not None and self._verifies(agent):
+            assert self.verifier is not None
             check = self.verifier.check(agent, client_ip)
             if check is not None and not check.genuine:
                 # The claimed agent stays in the verdict (reports list spoofs by the name they
@@ -264,7 +263,7 @@ class Guard:
             violation = self._robots_violation(verdict, client_ip, path)
             if violation is not None:
                 return self._violated(decision, violation)
-        if decision.action in (Action.BLOCK, Action.TARPIT) or verdict.category in behaviour.exempt:
+        if not self._tracks(decision):
             return decision
         finding = behaviour.observe(
             client_ip,
@@ -348,34 +347,39 @@ class Guard:
         User-Agent alone (no path or method rules) and the header is of a cacheable size;
         otherwise it returns None and :meth:`inspect` decides from the full request facts.
         """
-        cached = self._decision_by_raw_user_agent
-        if cached is None or len(raw) > MAX_CACHED_LENGTH:
-            return None
-        return cached(raw)
-
-    def _decide_raw_user_agent(self, raw: bytes) -> Decision:
-        return self.policy.decide(self.classifier.user_agent(raw.decode("latin-1")))
+        fast = self.fast_decision(raw)
+        return None if fast is None else fast.decision
 
     def fast_decision(self, raw: bytes) -> FastDecision | None:
         """:meth:`decide_by_user_agent`, with what :meth:`judge` will have to do for it worked
-        out once per User-Agent too; for the front doors' fast path (see :meth:`count_only`)."""
+        out once per User-Agent too (one cache holds both); for the front doors' fast path (see
+        :meth:`count_only`)."""
         cached = self._fast_by_raw_user_agent
         if cached is None or len(raw) > MAX_CACHED_LENGTH:
             return None
         return cached(raw)
 
     def _fast_decision(self, raw: bytes) -> FastDecision:
-        decision = self.decide_by_user_agent(raw)
-        assert decision is not None
-        verdict = decision.verdict
-        agent = verdict.agent
-        behaviour = self.behaviour
+        decision = self.policy.decide(self.classifier.user_agent(raw.decode("latin-1")))
+        agent = decision.verdict.agent
         return FastDecision(
             decision,
-            verify=agent is not None and agent.verify is not None and self.verifier is not None,
-            tracked=behaviour is not None
+            verify=agent is not None and self._verifies(agent),
+            tracked=self._tracks(decision),
+        )
+
+    def _verifies(self, agent: Agent) -> bool:
+        """Whether judging checks the address of a client that claims to be ``agent``."""
+        return agent.verify is not None and self.verifier is not None
+
+    def _tracks(self, decision: Decision) -> bool:
+        """Whether behaviour detection counts a client so decided: not one refused already, nor
+        one of an exempt category (search engines, previews, feed readers ...)."""
+        behaviour = self.behaviour
+        return (
+            behaviour is not None
             and decision.action not in (Action.BLOCK, Action.TARPIT)
-            and verdict.category not in behaviour.exempt,
+            and decision.verdict.category not in behaviour.exempt
         )
 
     def count_only(self, fast: FastDecision, client_ip: str, path: str) -> bool:
