@@ -124,7 +124,6 @@ class NoAIGuardMiddleware:
         # socket's, or X-Forwarded-For's through the trusted proxies.
         self._judging = guard.behaviour is not None or guard.verifier is not None
         self._trusted = guard.trusted_proxies
-        self._peer_only = not guard.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,11 +145,7 @@ class NoAIGuardMiddleware:
             fast = self._fast_decision(_user_agent(headers))
             decision = fast.decision if fast is not None else None
             if fast is not None and self._judging:
-                if self._peer_only:
-                    client = scope.get("client")
-                    client_ip = client[0] if client else None
-                else:
-                    client_ip = client_address(scope, self._trusted)
+                client_ip = client_address(scope, self._trusted)
                 if client_ip is not None and not self._count_only(fast, client_ip, path):
                     decision = self.guard.judge(
                         fast.decision,

@@ -369,11 +369,7 @@ class ProxyApp:
                     except StopAsyncIteration:
                         body, ended = (decoder.flush() if decoder is not None else b""), True
                     else:
-                        if decoder is not None:
-                            body, ended, remaining = _decoded(body, decoder, remaining)
-                        elif remaining is not None:
-                            remaining -= len(body)
-                            ended = remaining <= 0
+                        body, ended, remaining = _decoded(body, decoder, remaining)
                     tagged = signals.tagged(path, body) if ended else None
                     if tagged is not None:
                         if length >= 0:  # (the page is whole: its length is known)
@@ -398,16 +394,7 @@ class ProxyApp:
             async for piece in pieces:
                 if ended:
                     continue  # past the end: a transport's parser never gives this
-                if decoder is not None:
-                    chunk = decoder.decompress(piece)
-                    ended = decoder.eof
-                    if ended:
-                        chunk += decoder.flush()
-                else:
-                    chunk = piece
-                    if remaining is not None:
-                        remaining -= len(chunk)
-                        ended = remaining <= 0
+                chunk, ended, remaining = _decoded(piece, decoder, remaining)
                 await send({"type": _BODY, "body": chunk, "more_body": not ended})
                 if not ended and watcher is None:
                     # A body that keeps coming: stop reading it if the client goes away.

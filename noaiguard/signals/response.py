@@ -237,17 +237,9 @@ class ResponseSignals:
             headers, extra = raw, self.constant_lines
         else:
             headers = [*raw, *constant]
-        page = False
-        if status == 200:
-            if length_index >= 0:
-                sizes = self.sizes
-                if len(sizes) >= MAX_SIZES:
-                    sizes.clear()
-                sizes[path] = raw[length_index][1]
-            if self.has_meta and method != "HEAD":
-                page = self.injectable(content_type, encoding) and (
-                    self.meta_excluded is None or not self.meta_excluded(path)
-                )
+        if status == 200 and length_index >= 0:
+            self.remember_size(path, raw[length_index][1])
+        page = self.tags_page(path, method, status, content_type, encoding)
         return headers, extra, page, length_index
 
     def _merged_headers(
@@ -280,12 +272,10 @@ class ResponseSignals:
             headers += usage if not has_usage else self.missing_usage(raw, usage)
         return headers
 
-    # -- for front doors that see whole response objects (WSGI, Django) ----------------------
-
     def tags_page(
         self, path: str, method: str, status: int, content_type: bytes, encoding: bytes
     ) -> bool:
-        """Whether this response is a page that gets the meta tag: what SignalingSend decides."""
+        """Whether this response is a page that gets the meta tag."""
         return (
             status == 200
             and self.has_meta
@@ -293,6 +283,8 @@ class ResponseSignals:
             and self.injectable(content_type, encoding)
             and (self.meta_excluded is None or not self.meta_excluded(path))
         )
+
+    # -- for front doors that see whole response objects (WSGI, Django) ----------------------
 
     def tag_page(self, path: str, page: bytes) -> bytes:
         """A whole page with the tag in its head (and the trap link before ``</body>``)."""
