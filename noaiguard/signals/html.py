@@ -403,16 +403,19 @@ class HeadInjector:
         return True
 
     def _on_end_tag(self, name: bytes, end: int) -> None:
-        if name in (b"head", b"html", b"body"):
-            if self._phase == _IN_HEAD:
+        if name == b"head" and self._phase == _IN_HEAD:
+            self._decide_now()
+            return
+        if name in (b"html", b"body"):
+            # A browser closes the head here (making one first if need be) and then the body:
+            # whatever follows goes into the body or hangs from the document, never into the
+            # head. After `<html>` ours goes in right after it (a later `<html>` must not carry
+            # it past this tag); before any anchor no place is left, so the page is left alone.
+            if self._phase == _IN_HEAD or self._html_end is not None:
                 self._decide_now()
-                return
-            if name != b"head" and self._html_end is None:
-                # Before any anchor, a browser has made and closed the head and the body here:
-                # whatever follows is outside them (comments after `</html>` hang from the
-                # document), so no place is left for a tag. Leave the page alone.
+            else:
                 self.done = True
-                return
+            return
         self._pos = end
 
     # -- deciding -------------------------------------------------------------------------

@@ -191,6 +191,11 @@ def check_chunks(page: bytes, chunks: list[bytes], lookahead: int, others: bool)
     others=False,
     data=None,
 )
+@example(  # `</html>` after `<html>`: ours before it, not after a second `<html>` (atheris)
+    page=b"x<html></html .a=b><HTML></\xa4tml>< dat`a-x='b'>",
+    others=False,
+    data=None,
+)
 @example(  # text in the head ends it: the robots meta after it is in the body
     page=b'<!doctype html><meta charset=utf-8> a=x<meta name="robots" content="index">',
     others=True,

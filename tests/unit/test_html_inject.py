@@ -55,6 +55,14 @@ def test_without_head_after_html() -> None:
     assert inject(page) == page.replace(b'<html lang="en">', b'<html lang="en">' + TAG)
 
 
+def test_the_end_of_the_html_element_places_the_tag_after_the_first_html() -> None:
+    # A browser closes head and body at `</html>`: a tag after a second `<html>` would fall
+    # into the body and drag what follows (here a comment of the document) in with it.
+    for end in (b"</html>", b"</body>"):
+        page = b"<html>" + end + b"<html><!--c--> text"
+        assert inject(page) == page.replace(b"<html>", b"<html>" + TAG, 1)
+
+
 def test_doctype_only_document_gets_the_tag_before_its_first_element() -> None:
     page = b"<!DOCTYPE html>\n<meta charset=utf-8>\n<title>t</title>\n<p>text"
     assert inject(page) == page.replace(b"<meta charset", TAG + b"<meta charset")
