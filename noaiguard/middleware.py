@@ -236,16 +236,16 @@ class NoAIGuardMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            if signalling is not None:
-                status = signalling.status
-            else:
-                status = outcome.status if outcome is not None else state.get(RESPONSE_STATUS, 0)
-            self._tally.count(category, action, status or 500)
+            # An app that signals itself records each response's status in the request state.
+            status = (
+                signalling.status if signalling is not None else state.get(RESPONSE_STATUS)
+            ) or 500
+            self._tally.count(category, action, status)
             if outcome is not None:
                 guard.record(
                     facts,
                     decision,
-                    status=outcome.status or 500,
+                    status=status,
                     bytes_sent=outcome.bytes_sent,
                     x_robots_tag=outcome.x_robots_tag,
                 )

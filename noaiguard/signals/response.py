@@ -67,9 +67,9 @@ class TaggedPages:
 
     def put(self, path: str, page: bytes, tagged: bytes) -> None:
         """Keep ``tagged`` as the copy of ``page`` at ``path``."""
-        size = len(page) + len(tagged)
         if len(page) > self.max_page:
             return
+        size = len(page) + len(tagged)
         pages = self._pages
         old = pages.pop(path, None)
         if old is not None:
@@ -475,11 +475,11 @@ class SignalingSend:
         assert held is not None
         self._held = None
         if added:
-            grow_length(held["headers"], self._length_index, added)
+            _grow_length(held["headers"], self._length_index, added)
         return held
 
 
-def grow_length(headers: list[tuple[bytes, bytes]], index: int, added: int) -> None:
+def _grow_length(headers: list[tuple[bytes, bytes]], index: int, added: int) -> None:
     """Make the Content-Length at ``headers[index]`` (-1: none) ``added`` bytes larger."""
     if index >= 0:
         name, value = headers[index]
