@@ -189,9 +189,11 @@ class Guard:
         #: Content-Length of the last 200 response per path, filled by the response signals; a
         #: refused request's event gives the size it was refused (see Event.bytes_withheld).
         self.served_sizes: dict[str, bytes] = {}
-        # Without path or method rules a decision depends on the User-Agent alone, so the
-        # middleware's fast path can look it up by the raw header bytes.
-        self._fast_by_raw_user_agent = (
+        #: Without path or method rules a decision depends on the User-Agent alone, so the
+        #: front doors' fast path can look it up by the raw header bytes: this cache does, for
+        #: User-Agents of at most MAX_CACHED_LENGTH bytes (see :meth:`fast_decision`); None with
+        #: rules.
+        self.fast_decisions: Callable[[bytes], FastDecision] | None = (
             None
             if self.config.policy.rules
             else functools.lru_cache(maxsize=self.config.agents.cache_size)(self._fast_decision)
@@ -354,7 +356,7 @@ class Guard:
         """:meth:`decide_by_user_agent`, with what :meth:`judge` will have to do for it worked
         out once per User-Agent too (one cache holds both); for the front doors' fast path (see
         :meth:`count_only`)."""
-        cached = self._fast_by_raw_user_agent
+        cached = self.fast_decisions
         if cached is None or len(raw) > MAX_CACHED_LENGTH:
             return None
         return cached(raw)

@@ -25,6 +25,7 @@ import anyio
 
 from ._types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 from .actions import BlockResponder, Tarpit
+from .classify.useragent import MAX_CACHED_LENGTH
 from .config import Action, Config
 from .facts import RequestFacts, client_address
 from .guard import Guard
@@ -118,12 +119,16 @@ class NoAIGuardMiddleware:
             | frozenset(guard.own_files)
             | ({_ROBOTS_PATH} if guard.robots is not None else frozenset())
         )
-        self._fast_decision = guard.fast_decision
+        #: Guard.fast_decision's cache, called here without the method around it (this is the
+        #: path of nearly every request); None when the policy has rules for paths or methods.
+        self._fast_decisions = guard.fast_decisions
         self._count_only = guard.count_only
         # The client's address (verification, behaviour) is judged on the fast path too: the
         # socket's, or X-Forwarded-For's through the trusted proxies.
         self._judging = guard.behaviour is not None or guard.verifier is not None
         self._trusted = guard.trusted_proxies
+        #: No trusted proxies: the client's address is the socket's, read inline.
+        self._socket_address = not guard.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,10 +147,20 @@ class NoAIGuardMiddleware:
         started = perf_counter() if metrics is not None else 0.0
         try:
             headers = scope.get("headers") or ()
-            fast = self._fast_decision(_user_agent(headers))
+            user_agent = _user_agent(headers)
+            fast_decisions = self._fast_decisions
+            fast = (
+                fast_decisions(user_agent)
+                if fast_decisions is not None and len(user_agent) <= MAX_CACHED_LENGTH
+                else None
+            )
             decision = fast.decision if fast is not None else None
             if fast is not None and self._judging:
-                client_ip = client_address(scope, self._trusted)
+                if self._socket_address:
+                    client = scope.get("client")
+                    client_ip = client[0] if client else None
+                else:
+                    client_ip = client_address(scope, self._trusted)
                 if client_ip is not None and not self._count_only(fast, client_ip, path):
                     decision = self.guard.judge(
                         fast.decision,
@@ -339,10 +354,11 @@ class NoAIGuardMiddleware:
 
 
 def _user_agent(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """The raw User-Agent header (the length test keeps lower-casing off the other headers)."""
+    """The raw User-Agent header (the length test keeps lower-casing off the other headers), as
+    bytes for the decision cache (``bytes()`` only for another buffer: it costs a call)."""
     for name, value in headers:
         if name == _USER_AGENT or (len(name) == 10 and name.lower() == _USER_AGENT):
-            return bytes(value)
+            return value if type(value) is bytes else bytes(value)
     return b""
 
 

@@ -442,7 +442,7 @@ async def test_a_failure_inside_noaiguard_lets_the_request_through(
         raise RuntimeError("bug")
 
     monkeypatch.setattr(middleware.guard, "inspect", broken)
-    monkeypatch.setattr(middleware, "_fast_decision", broken)
+    monkeypatch.setattr(middleware, "_fast_decisions", broken)
     with caplog.at_level(logging.ERROR):
         async with client(middleware) as http:
             response = await http.get("/")
