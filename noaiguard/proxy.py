@@ -44,7 +44,7 @@ from .facts import RequestFacts
 from .guard import Guard
 from .middleware import NoAIGuardMiddleware
 from .origin import Origin
-from .signals.response import RESPONSE_STATUS, ResponseSignals, SignalingSend
+from .signals.response import RESPONSE_STATUS, ResponseSignals, SignalingSend, content_length
 from .upstream import Timeouts, Upstream, UpstreamTransport
 
 logger = logging.getLogger("noaiguard.proxy")
@@ -337,8 +337,8 @@ class ProxyApp:
         status = response.status_code
         # The last piece goes out marked as the last when the length, or the end of the
         # compressed stream, says it is: one message for a body that comes in one piece.
-        remaining = _body_length(headers, status) if decoder is None else None
-        ended = started = False
+        remaining: int | None = None
+        ended = started = page = False
         lines: bytes | None = None
         add_lines: Callable[[bytes], object] | None = None
         start: Message = {"type": _START, "status": status, "headers": headers}
@@ -361,6 +361,9 @@ class ProxyApp:
                 start["headers"] = signalled
                 if lines is not None:
                     start[HEADER_LINES] = lines
+                if page and decoder is None:  # (head found its length: no second search)
+                    value = signalled[length][1] if length >= 0 else b""
+                    remaining = int(value) if value.isdigit() else None
                 if page:
                     # A page: its first piece is read before the head goes out, so that a page
                     # that comes whole (nearly every page) is tagged here and sent in one piece.
@@ -373,7 +376,7 @@ class ProxyApp:
                     tagged = signals.tagged(path, body) if ended else None
                     if tagged is not None:
                         if length >= 0:  # (the page is whole: its length is known)
-                            signalled[length] = (_CONTENT_LENGTH, b"%d" % len(tagged))
+                            signalled[length] = (_CONTENT_LENGTH, content_length(len(tagged)))
                         if lines is not None and add_lines is not None:
                             add_lines(lines)  # (for the head of the start sent next)
                         await send(start)
@@ -384,6 +387,8 @@ class ProxyApp:
                         await send({"type": _START, "status": status, "headers": headers})
                     await send({"type": _BODY, "body": body, "more_body": not ended})
                     started = True
+            if not page and decoder is None:
+                remaining = _body_length(headers, status)
             if not started:
                 if lines is not None and add_lines is not None:
                     add_lines(lines)

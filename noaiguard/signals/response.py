@@ -14,7 +14,15 @@ Bodies are never buffered, except for the bounded look-ahead of the HTML injecto
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any
 
 from .._types import HEADER_LINES, Message, Send
@@ -53,17 +61,16 @@ class TaggedPages:
     are forgotten.
     """
 
-    __slots__ = ("_bytes", "_pages", "max_bytes", "max_page")
+    __slots__ = ("_bytes", "_pages", "get", "max_bytes", "max_page")
 
     def __init__(self, *, max_bytes: int = 8 * 1024 * 1024, max_page: int = 256 * 1024) -> None:
         self.max_bytes = max_bytes
         self.max_page = max_page
         self._pages: dict[str, tuple[bytes, bytes]] = {}
         self._bytes = 0
-
-    def get(self, path: str) -> tuple[bytes, bytes] | None:
-        """The page last seen at ``path`` and its tagged copy, or None."""
-        return self._pages.get(path)
+        #: ``get(path)``: the page last seen at ``path`` and its tagged copy, or None. The dict's
+        #: own method, with no Python call around it: every page served asks.
+        self.get: Callable[[str], tuple[bytes, bytes] | None] = self._pages.get
 
     def put(self, path: str, page: bytes, tagged: bytes) -> None:
         """Keep ``tagged`` as the copy of ``page`` at ``path``."""
@@ -189,10 +196,15 @@ class ResponseSignals:
         """Whether a response of this type and encoding may get the meta tag: uncompressed HTML."""
         is_html = self._html_types.get(content_type)
         if is_html is None:
-            is_html = _is_injectable_html(content_type)
-            if len(self._html_types) < _MAX_CONTENT_TYPES:
-                self._html_types[content_type] = is_html
+            is_html = self._learn_type(content_type)
         return is_html and (not encoding or encoding.strip().lower() == b"identity")
+
+    def _learn_type(self, content_type: bytes) -> bool:
+        """Whether a Content-Type is HTML the tag can go in, kept for the next response."""
+        is_html = _is_injectable_html(content_type)
+        if len(self._html_types) < _MAX_CONTENT_TYPES:
+            self._html_types[content_type] = is_html
+        return is_html
 
     def head(
         self,
@@ -204,8 +216,8 @@ class ResponseSignals:
         lines: bool = False,
     ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bool, int]:
         """A response's headers with the signals; the header lines that go with them; whether
-        it is a page that gets the meta tag (:meth:`tags_page`); and where its Content-Length
-        is (-1: none).
+        it is a page that gets the meta tag (:meth:`tags_page`); and, for such a page, where its
+        Content-Length is (-1: none, or not a page).
 
         With ``lines`` (the server takes :data:`~noaiguard._types.HEADER_LINES`), the usual
         constant signals come back as :attr:`constant_lines` for the start message, and the
@@ -215,14 +227,15 @@ class ResponseSignals:
         length is remembered for the events of later refusals (:meth:`remember_size`).
         """
         content_type = encoding = b""
-        has_tag = has_usage = False
+        length = None
         length_index = -1
+        has_tag = has_usage = False
         for index, (name, value) in enumerate(raw):
             if name in _NOTED:  # one set look-up for the headers of no interest
                 if name == _CONTENT_TYPE:
                     content_type = value
                 elif name == _CONTENT_LENGTH:
-                    length_index = index
+                    length, length_index = value, index
                 elif name == _CONTENT_ENCODING:
                     encoding = value
                 elif name == X_ROBOTS_TAG:
@@ -237,10 +250,26 @@ class ResponseSignals:
             headers, extra = raw, self.constant_lines
         else:
             headers = [*raw, *constant]
-        if status == 200 and length_index >= 0:
-            self.remember_size(path, raw[length_index][1])
-        page = self.tags_page(path, method, status, content_type, encoding)
-        return headers, extra, page, length_index
+        if status != 200:
+            return headers, extra, False, -1
+        if length is not None:  # (remember_size, inline)
+            sizes = self.sizes
+            if len(sizes) >= MAX_SIZES:
+                sizes.clear()
+            sizes[path] = length
+        # tags_page, inline: this runs on every response.
+        if method == "HEAD" or not self.has_meta:
+            return headers, extra, False, -1
+        is_html = self._html_types.get(content_type)
+        if is_html is None:
+            is_html = self._learn_type(content_type)
+        if (
+            not is_html
+            or (encoding and encoding.strip().lower() != b"identity")
+            or (self.meta_excluded is not None and self.meta_excluded(path))
+        ):
+            return headers, extra, False, -1
+        return headers, extra, True, length_index
 
     def _merged_headers(
         self,
@@ -479,12 +508,28 @@ class SignalingSend:
         return held
 
 
+#: Content-Length values by size (see :func:`content_length`), at most _MAX_LENGTHS of them.
+_LENGTHS: dict[int, bytes] = {}
+_MAX_LENGTHS = 4096
+
+
+def content_length(size: int) -> bytes:
+    """``size`` as a Content-Length value. A site sends the same few sizes again and again (its
+    tagged pages), and a look-up costs a fifth of formatting the number each time."""
+    value = _LENGTHS.get(size)
+    if value is None:
+        value = b"%d" % size
+        if len(_LENGTHS) < _MAX_LENGTHS:
+            _LENGTHS[size] = value
+    return value
+
+
 def _grow_length(headers: list[tuple[bytes, bytes]], index: int, added: int) -> None:
     """Make the Content-Length at ``headers[index]`` (-1: none) ``added`` bytes larger."""
     if index >= 0:
         name, value = headers[index]
         if value.isdigit():  # a length that is not a number stays as it was
-            headers[index] = (name, b"%d" % (int(value) + added))
+            headers[index] = (name, content_length(int(value) + added))
 
 
 #: A header name (an RFC 9110 token), and what a header value must not hold (controls but tab).
