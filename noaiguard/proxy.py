@@ -183,7 +183,11 @@ class ProxyApp:
             if host_header == "upstream"
             else host_header.encode("latin-1")
         )
-        self._trusted = guard.trusted_proxies if guard is not None else None
+        # The proxies in front whose X-Forwarded-* headers are kept (None: none are trusted, and
+        # no peer needs looking up).
+        self._trusted = (
+            guard.trusted_proxies if guard is not None and guard.trusted_proxies else None
+        )
         self._hosts = frozenset(host.lower().encode("latin-1") for host in settings.hosts)
         self._max_body = settings.max_request_bytes
 
