@@ -127,7 +127,8 @@ class NoAIGuardMiddleware:
         # socket's, or X-Forwarded-For's through the trusted proxies.
         self._judging = guard.behaviour is not None or guard.verifier is not None
         self._trusted = guard.trusted_proxies
-        #: No trusted proxies: the client's address is the socket's, read inline.
+        #: No trusted proxies: the client's address is the socket's, read inline (kept here:
+        #: the TrustedProxies' own truth test is a Python call).
         self._socket_address = not guard.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,9 +157,9 @@ class NoAIGuardMiddleware:
             )
             decision = fast.decision if fast is not None else None
             if fast is not None and self._judging:
-                if self._socket_address:
+                if self._socket_address:  # (client_address's first case, without the call)
                     client = scope.get("client")
-                    client_ip = client[0] if client else None
+                    client_ip = str(client[0]) if client else None
                 else:
                     client_ip = client_address(scope, self._trusted)
                 if client_ip is not None and not self._count_only(fast, client_ip, path):

@@ -252,11 +252,8 @@ class ResponseSignals:
             headers = [*raw, *constant]
         if status != 200:
             return headers, extra, False, -1
-        if length is not None:  # (remember_size, inline)
-            sizes = self.sizes
-            if len(sizes) >= MAX_SIZES:
-                sizes.clear()
-            sizes[path] = length
+        if length is not None:
+            self.remember_size(path, length)
         # tags_page, inline: this runs on every response.
         if method == "HEAD" or not self.has_meta:
             return headers, extra, False, -1
